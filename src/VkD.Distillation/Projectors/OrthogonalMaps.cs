@@ -23,7 +23,7 @@ public static class OrthogonalMaps
         if (map == OrthogonalMap.Householder)
         {
             var a = x.tril(-1);
-            var tau = 2.0 / (1.0 + (a * a).sum(0));
+            var tau = 2.0 / (1.0 + (a * a).sum(dim: 0));
             q = linalg.householder_product(a, tau) * DiagonalFactor(x, diagonal).unsqueeze(0);
         }
         else
