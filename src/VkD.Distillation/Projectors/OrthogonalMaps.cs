@@ -79,9 +79,11 @@ public static class OrthogonalMaps
         var s = top - top.t();
         var b = x.narrow(0, k, n - k);
         var g = b.t().matmul(b);
-        // Similarity by diag(I, alpha I) is exact for any alpha > 0; alpha ~ |B|^-1 keeps M close to normal, which keeps
-        // the scaling-and-squaring of expm and the Cayley solve as accurate as on a skew matrix when |B| is large.
-        var alpha = 1.0 / Math.Sqrt(1.0 + g.detach().norm().to_type(ScalarType.Float64).item<double>());
+        // Similarity by diag(I, alpha I) is exact for any alpha > 0. alpha = 1 / sqrt(rms eigenvalue of B^T B) gives
+        // both off-diagonal blocks the size of |B|, so M is close to skew-symmetric: expm needs fewer squarings and the
+        // Cayley solve is as well conditioned as on the n x n skew matrix. The floor keeps alpha finite at B = 0.
+        var rmsEigenvalue = g.detach().norm().to_type(ScalarType.Float64).item<double>() / Math.Sqrt(k);
+        var alpha = 1.0 / Math.Sqrt(Math.Max(rmsEigenvalue, 1e-8));
         var eyeK = eye(k, dtype: x.dtype, device: x.device);
         var m = cat(new[]
         {
