@@ -57,7 +57,7 @@ public static class OrthogonalMaps
     /// the span of <c>[[Y1], [B Y2]]</c> to itself as the 2k x 2k matrix <c>M = [[S, -B^T B], [I, 0]]</c> acting on
     /// <c>(Y1, Y2)</c>. So <c>expm(A)[:, :k] = [[Z1], [B Z2]]</c> with <c>Z = expm(M)[:, :k]</c> (the Stiefel geodesic
     /// of Edelman, Arias and Smith written without a QR of B, so rank-deficient B, e.g. at initialisation, has finite
-    /// gradients), and the Cayley columns solve <c>(I - M/2) Z = [[I + S/2], [I/2]]</c> (a Woodbury reduction).
+    /// gradients; the 2k x 2k exponential is a scaled-and-squared Taylor polynomial, see <see cref="ExpmFirstColumns"/>), and the Cayley columns solve <c>(I - M/2) Z = [[I + S/2], [I/2]]</c> (a Woodbury reduction).
     /// Householder uses the compact WY form <c>I - V T V^T</c> with <c>T^{-1} = striu(V^T V) + diag(1/tau)</c>.
     /// </summary>
     public static Tensor Fast(Tensor x, OrthogonalMap map, HouseholderDiagonal diagonal)
@@ -93,7 +93,7 @@ public static class OrthogonalMaps
         Tensor z;
         if (map == OrthogonalMap.MatrixExp)
         {
-            z = linalg.matrix_exp(m).narrow(1, 0, k);
+            z = ExpmFirstColumns(m, k);
         }
         else
         {
@@ -140,6 +140,37 @@ public static class OrthogonalMaps
         var eps = q.dtype == ScalarType.Float64 ? 2.220446049250313e-16 : 1.1920928955078125e-07;
         var id = eye(k, dtype: q.dtype, device: q.device);
         return q.t().matmul(q).allclose(id, rtol: 1e-5, atol: 10.0 * n * eps);
+    }
+
+    /// <summary>
+    /// <c>expm(m)[:, :k]</c> by scaling and squaring with a Taylor polynomial (Horner), through matmuls only. Autograd
+    /// then differentiates it at about twice the forward cost, whereas libtorch's <c>matrix_exp</c> backward evaluates
+    /// the exponential of a block matrix of twice the size (eight times the forward cost). The truncation error is
+    /// below the rounding of the dtype: the scaled matrix has 1-norm &lt;= 1/2 and the degree is 8 in float32
+    /// (0.5^9/9! = 5e-9) and 14 in float64 (2e-17).
+    /// </summary>
+    private static Tensor ExpmFirstColumns(Tensor m, long k)
+    {
+        var norm = m.detach().abs().sum(dim: 0).max().to_type(ScalarType.Float64).item<double>();
+        var squarings = norm > 0.5 ? (int)Math.Ceiling(Math.Log2(norm / 0.5)) : 0;
+        var scaled = squarings > 0 ? m / Math.Pow(2.0, squarings) : m;
+        var degree = m.dtype == ScalarType.Float64 ? 14 : 8;
+        var id = eye(m.shape[0], dtype: m.dtype, device: m.device);
+        var p = id + scaled / degree;
+        for (var j = degree - 1; j >= 1; j--)
+        {
+            p = id + scaled.matmul(p) / j;
+        }
+        if (squarings == 0)
+        {
+            return p.narrow(1, 0, k);
+        }
+        for (var i = 0; i < squarings - 1; i++)
+        {
+            p = p.matmul(p);
+        }
+        // Only the first k columns of the last square are needed.
+        return p.matmul(p.narrow(1, 0, k));
     }
 
     private static Tensor CompactWyHouseholder(Tensor x)
