@@ -206,7 +206,7 @@ public static class PixelOps
     /// border pixels unchanged).</summary>
     public static void AdjustSharpness(ImageU8 image, double factor) => BlendInto(image, Smooth(image), factor);
 
-    /// <summary>PIL's ImageFilter.SMOOTH: 3x3 kernel [1 1 1; 1 5 1; 1 1 1] / 13 in float, truncated; the one-pixel
+    /// <summary>PIL's ImageFilter.SMOOTH: 3x3 kernel [1 1 1; 1 5 1; 1 1 1] / 13 in float, rounded; the one-pixel
     /// border is copied.</summary>
     public static ImageU8 Smooth(ImageU8 image)
     {
@@ -232,6 +232,7 @@ public static class PixelOps
                     ss += s[i + stride - c] * k + s[i + stride] * k + s[i + stride + c] * k;
                     ss += s[i - c] * k + s[i] * kc + s[i + c] * k;
                     ss += s[i - stride - c] * k + s[i - stride] * k + s[i - stride + c] * k;
+                    ss += 0.5f;
                     d[i] = ss <= 0f ? (byte)0 : ss >= 255f ? (byte)255 : (byte)ss;
                 }
             }
