@@ -47,6 +47,16 @@ internal static class DataTestHelpers
         return img;
     }
 
+    /// <summary>Writes a 1-channel image as a greyscale PNG.</summary>
+    public static void WriteGreyPng(string path, ImageU8 grey)
+    {
+        using var bmp = new SKBitmap(new SKImageInfo(grey.Width, grey.Height, SKColorType.Gray8, SKAlphaType.Opaque));
+        System.Runtime.InteropServices.Marshal.Copy(grey.Data, 0, bmp.GetPixels(), grey.Data.Length);
+        using var data = bmp.Encode(SKEncodedImageFormat.Png, 100);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+
     /// <summary>Encodes an image as PNG or JPEG with SkiaSharp and writes it.</summary>
     public static void WriteImage(string path, ImageU8 image, SKEncodedImageFormat format = SKEncodedImageFormat.Png, int quality = 90)
     {
