@@ -133,7 +133,11 @@ public sealed class MixupCutmix(MixupOptions options)
     }
 
     private static Tensor OneHot(Tensor labels, int numClasses, double on, double off)
-        => full([labels.shape[0], numClasses], off, ScalarType.Float32).scatter_(1, labels.to(ScalarType.Int64).view(-1, 1), on);
+    {
+        var n = labels.shape[0];
+        var values = full([n, 1], on, ScalarType.Float32);
+        return full([n, numClasses], off, ScalarType.Float32).scatter_(1, labels.to(ScalarType.Int64).view(-1, 1), values);
+    }
 
     private (int Y0, int Y1, int X0, int X1) RandomBox(int h, int w, double lam, DeterministicRandom rng)
     {
