@@ -98,6 +98,25 @@ public class LoaderTests
     }
 
     [Fact]
+    public void Each_sample_is_the_pipeline_run_with_the_seed_epoch_rank_position_stream()
+    {
+        var ds = Synthetic(11);
+        var pipeline = Augmenting();
+        var loader = new DataLoader(ds, pipeline, 4, shuffle: true, seed: 21, numWorkers: 2, rank: 1, worldSize: 2);
+        var batches = Collect(loader, 3);
+        var order = loader.EpochIndices(3);
+        int len = pipeline.SampleLength;
+        for (int position = 0; position < order.Length; position++)
+        {
+            var expected = new float[len];
+            pipeline.Run(ds.LoadImage(order[position]), DeterministicRandom.ForStream(21, 3, 1, position), expected);
+            var batch = batches[position / 4];
+            Assert.Equal(order[position], batch.Indices[position % 4]);
+            Assert.Equal(expected, batch.Images.AsSpan((position % 4) * len, len).ToArray());
+        }
+    }
+
+    [Fact]
     public void Distributed_shards_partition_a_padded_permutation()
     {
         var perm = EpochSampler.Indices(10, true, 7, 3, SamplerOptions.Default, 0, 1);
