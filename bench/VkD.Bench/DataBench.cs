@@ -56,56 +56,54 @@ public sealed class DataBench : IBenchSuite
         return 0;
     }
 
-    /// <summary>Single-threaded time per stage (decode, crop/resize, 3-Augment, jitter, normalise), in ms/image.</summary>
-    private static void Profile(IImageDataset dataset, int size)
+    /// <summary>Single-threaded CPU time per stage (decode, crop/resize, 3-Augment, jitter, RandAugment, normalise) and
+    /// of the whole 3-Augment pipeline through the loader, in CPU ms/image: robust to other load on the machine.</summary>
+    private static Dictionary<string, double> Profile(IImageDataset dataset, int size, bool print = true)
     {
+        int n = Math.Min(dataset.Count, 128);
         var rng = new VkD.Data.DeterministicRandom(1);
         var rrc = new RandomResizedCrop(size);
         var three = new ThreeAugment();
         var jitter = new ColorJitter(0.3, 0.3, 0.3);
         var ra = new RandAugment("rand-m9-mstd0.5-inc1", Normalization.ImageNet.MeanBytes);
         var buffer = new float[3 * size * size];
-        var times = new double[6];
-        int n = Math.Min(dataset.Count, 128);
+        var result = new Dictionary<string, double>();
         for (int rep = 0; rep < 2; rep++)
         {
-            Array.Clear(times);
-            for (int i = 0; i < n; i++)
+            var decoded = Stage(result, "decode", n, () => Enumerable.Range(0, n).Select(dataset.LoadImage).ToList());
+            var cropped = Stage(result, "random resized crop", n, () => decoded.Select(i => rrc.Apply(i, rng)).ToList());
+            var augmented = Stage(result, "3-Augment", n, () => cropped.Select(i => three.Apply(i.Clone(), rng)).ToList());
+            Stage(result, "color jitter", n, () => augmented.Select(i => jitter.Apply(i, rng)).ToList());
+            Stage(result, "RandAugment", n, () => cropped.Select(i => ra.Apply(i.Clone(), rng)).ToList());
+            Stage(result, "normalise", n, () =>
             {
-                var sw = Stopwatch.StartNew();
-                var img = dataset.LoadImage(i);
-                times[0] += sw.Elapsed.TotalMilliseconds;
-                sw.Restart();
-                img = rrc.Apply(img, rng);
-                times[1] += sw.Elapsed.TotalMilliseconds;
-                sw.Restart();
-                var a = three.Apply(img.Clone(), rng);
-                times[2] += sw.Elapsed.TotalMilliseconds;
-                sw.Restart();
-                a = jitter.Apply(a, rng);
-                times[3] += sw.Elapsed.TotalMilliseconds;
-                sw.Restart();
-                ra.Apply(img.Clone(), rng);
-                times[4] += sw.Elapsed.TotalMilliseconds;
-                sw.Restart();
-                Normalization.ImageNet.Apply(a, buffer);
-                times[5] += sw.Elapsed.TotalMilliseconds;
+                foreach (var i in augmented)
+                {
+                    Normalization.ImageNet.Apply(i, buffer);
+                }
+                return 0;
+            });
+            var loader = new DataLoader(new SubsetView(dataset, n), TransformPipelines.Train(TrainAugmentOptions.VkDThreeAugment(size)), 32, shuffle: true, seed: 1);
+            Stage(result, "loader (3-Augment pipeline, 0 workers)", n, () => Drain(loader, rep));
+        }
+        if (print)
+        {
+            foreach (var (name, ms) in result)
+            {
+                Console.WriteLine($"{name,-40} {ms,7:F2} CPU ms/image");
             }
         }
-        var pipeline = TransformPipelines.Train(TrainAugmentOptions.VkDThreeAugment(size));
-        foreach (var workers in new[] { 0, 1 })
-        {
-            var loader = new DataLoader(new SubsetView(dataset, n), pipeline, 32, shuffle: true, seed: 1, numWorkers: workers);
-            Drain(loader, 0);
-            var sw = Stopwatch.StartNew();
-            int count = Drain(loader, 1);
-            Console.WriteLine($"loader, {workers} workers:  {sw.Elapsed.TotalMilliseconds / count,7:F2} ms/image (3-Augment pipeline)");
-        }
-        string[] names = ["decode", "random resized crop", "3-Augment", "color jitter", "RandAugment", "normalise"];
-        for (int k = 0; k < names.Length; k++)
-        {
-            Console.WriteLine($"{names[k],-22} {times[k] / n,7:F2} ms/image");
-        }
+        return result;
+    }
+
+    private static T Stage<T>(Dictionary<string, double> result, string name, int n, Func<T> work)
+    {
+        using var self = Process.GetCurrentProcess();
+        var t0 = self.TotalProcessorTime;
+        var value = work();
+        self.Refresh();
+        result[name] = (self.TotalProcessorTime - t0).TotalMilliseconds / n;
+        return value;
     }
 
     /// <summary>The first <c>count</c> images of a dataset.</summary>
