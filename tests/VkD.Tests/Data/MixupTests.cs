@@ -95,4 +95,15 @@ public class MixupTests
         Assert.InRange(mean, 0.49, 0.51);
         Assert.InRange(variance, 0.092, 0.100);
     }
+
+    [Fact]
+    public void Batch_streams_are_reproducible_per_batch_and_distinct_across_batches()
+    {
+        var mix = new MixupCutmix(new MixupOptions { NumClasses = 10 });
+        var a = mix.Sample(32, 32, MixupCutmix.BatchStream(5, 2, 7));
+        var b = mix.Sample(32, 32, MixupCutmix.BatchStream(5, 2, 7));
+        Assert.Equal(a, b);
+        var lambdas = Enumerable.Range(0, 20).Select(k => mix.Sample(32, 32, MixupCutmix.BatchStream(5, 2, k)).Lambda).Distinct().Count();
+        Assert.True(lambdas > 15);
+    }
 }
