@@ -82,6 +82,19 @@ public class DatasetTests
     }
 
     [Fact]
+    public void Webp_and_png_decode_exactly()
+    {
+        using var dir = new TempDir();
+        var img = Pattern(17, 11, 9);
+        WriteImage(dir.Combine("a.webp"), img, SKEncodedImageFormat.Webp, 100);
+        WriteImage(dir.Combine("a.png"), img);
+        Assert.Equal(img.Data, ImageDecoder.DecodeFile(dir.Combine("a.png")).Data);
+        var webp = ImageDecoder.DecodeFile(dir.Combine("a.webp"));
+        Assert.Equal((17, 11, 3), (webp.Width, webp.Height, webp.Channels));
+        Assert.True(MaxDiff(img, webp) <= 8, $"lossless-quality WebP differs by {MaxDiff(img, webp)}");
+    }
+
+    [Fact]
     public void Exif_origins_turn_images_upright()
     {
         var img = new ImageU8(3, 2, 1, [1, 2, 3, 4, 5, 6]);

@@ -191,6 +191,21 @@ public class LoaderTests
     }
 
     [Fact]
+    public void Abandoning_an_epoch_stops_the_workers_and_the_next_epoch_starts_clean()
+    {
+        var ds = Synthetic(64);
+        var loader = new DataLoader(ds, Augmenting(), 4, shuffle: true, seed: 2, numWorkers: 2);
+        foreach (var b in loader.GetEpoch(0))
+        {
+            b.Dispose();
+            break;
+        }
+        var again = Collect(loader, 0);
+        Assert.Equal(16, again.Count);
+        AssertSame(again, Collect(new DataLoader(ds, Augmenting(), 4, shuffle: true, seed: 2), 0));
+    }
+
+    [Fact]
     public void Workers_stay_within_the_prefetch_bound()
     {
         var inner = Synthetic(64);
