@@ -139,27 +139,52 @@ public static class CocoEvaluator
     }
 
     /// <summary>Stable order by descending score: numpy's <c>argsort(-score, kind='mergesort')</c>.</summary>
-    private static int[] StableOrderByScore(IReadOnlyList<double> scores)
+    private static int[] StableOrderByScore(ReadOnlySpan<double> scores)
     {
-        var order = new int[scores.Count];
+        var keys = new ScoreKey[scores.Length];
+        for (var n = 0; n < keys.Length; n++)
+        {
+            keys[n] = new ScoreKey(scores[n], n);
+        }
+        Array.Sort(keys, default(ScoreKeyComparer));
+        var order = new int[keys.Length];
         for (var n = 0; n < order.Length; n++)
         {
-            order[n] = n;
+            order[n] = keys[n].Position;
         }
-        // Ties broken by position make the unstable Array.Sort equal to a stable sort; -0.0 == 0.0 as in numpy.
-        Array.Sort(order, (x, y) =>
-        {
-            var c = scores[y].CompareTo(scores[x]);
-            return c != 0 ? c : x.CompareTo(y);
-        });
         return order;
+    }
+
+    private readonly record struct ScoreKey(double Score, int Position);
+
+    /// <summary>Descending score, ties by position: makes the unstable Array.Sort equal to a stable sort (and -0.0 ties
+    /// with 0.0, as in numpy).</summary>
+    private readonly struct ScoreKeyComparer : IComparer<ScoreKey>
+    {
+        public int Compare(ScoreKey x, ScoreKey y)
+        {
+            if (x.Score > y.Score)
+            {
+                return -1;
+            }
+            if (x.Score < y.Score)
+            {
+                return 1;
+            }
+            return x.Position.CompareTo(y.Position);
+        }
     }
 
     /// <summary>computeIoU + evaluateImg for one image and category, for every area range.</summary>
     private static void EvaluateImage(List<Gt> gtAll, List<Dt> dtAll, CocoEvalParameters p, int maxDet,
         List<EvalImage>[] evalImgs)
     {
-        var order = StableOrderByScore(dtAll.Select(d => d.Score).ToList());
+        var dtScores = new double[dtAll.Count];
+        for (var n = 0; n < dtScores.Length; n++)
+        {
+            dtScores[n] = dtAll[n].Score;
+        }
+        var order = StableOrderByScore(dtScores);
         var D = Math.Min(order.Length, maxDet);
         var dt = new Dt[D];
         for (var n = 0; n < D; n++)
@@ -317,31 +342,47 @@ public static class CocoEvaluator
         }
         int T = p.IouThresholds.Count, R = p.RecallThresholds.Count, M = maxDets.Length;
         const double eps = 2.220446049250313e-16; // np.spacing(1)
+        // Concatenate per-image detections (image order, then score order) and sort stably by descending score once;
+        // for a smaller maxDets the stable order of the subset is this order filtered, since relative positions agree.
+        var total = 0;
+        foreach (var img in e)
+        {
+            total += img.Scores.Length;
+        }
+        var allScores = new double[total];
+        var allOwner = new int[total];
+        var allColumn = new int[total];
+        var w = 0;
+        for (var ei = 0; ei < e.Count; ei++)
+        {
+            for (var d = 0; d < e[ei].Scores.Length; d++)
+            {
+                allScores[w] = e[ei].Scores[d];
+                allOwner[w] = ei;
+                allColumn[w] = d;
+                w++;
+            }
+        }
+        var fullOrder = StableOrderByScore(allScores);
         for (var m = 0; m < M; m++)
         {
             var maxDet = maxDets[m];
-            var nd = 0;
-            foreach (var img in e)
+            var kept = new List<int>(total);
+            foreach (var idx in fullOrder)
             {
-                nd += Math.Min(img.Scores.Length, maxDet);
-            }
-            // Concatenate per-image detections (image order, then score order) and sort stably by descending score.
-            var scores = new double[nd];
-            var owner = new int[nd];
-            var column = new int[nd];
-            var n = 0;
-            for (var ei = 0; ei < e.Count; ei++)
-            {
-                var cut = Math.Min(e[ei].Scores.Length, maxDet);
-                for (var d = 0; d < cut; d++)
+                if (allColumn[idx] < maxDet)
                 {
-                    scores[n] = e[ei].Scores[d];
-                    owner[n] = ei;
-                    column[n] = d;
-                    n++;
+                    kept.Add(idx);
                 }
             }
-            var order = StableOrderByScore(scores);
+            var nd = kept.Count;
+            var owner = new int[nd];
+            var column = new int[nd];
+            for (var n = 0; n < nd; n++)
+            {
+                owner[n] = allOwner[kept[n]];
+                column[n] = allColumn[kept[n]];
+            }
             var rc = new double[nd];
             var pr = new double[nd];
             for (var t = 0; t < T; t++)
@@ -349,8 +390,8 @@ public static class CocoEvaluator
                 double tp = 0, fp = 0;
                 for (var s = 0; s < nd; s++)
                 {
-                    var img = e[owner[order[s]]];
-                    var idx = (t * img.Scores.Length) + column[order[s]];
+                    var img = e[owner[s]];
+                    var idx = (t * img.Scores.Length) + column[s];
                     if (!img.DtIgnore[idx])
                     {
                         if (img.DtMatched[idx])
