@@ -58,6 +58,27 @@ public sealed class CocoEvalBench : IBenchSuite
         }
         Console.Write(result!.FormatSummary());
 
+        if (Arg(args, "--dump") is { } dump)
+        {
+            // accumulate()'s precision array in C order [T, R, K, A, M], float64 little-endian, for offline comparison.
+            using var writer = new BinaryWriter(File.Create(dump));
+            for (var t = 0; t < 10; t++)
+            {
+                for (var r = 0; r < 101; r++)
+                {
+                    for (var k = 0; k < result.CategoryIds.Count; k++)
+                    {
+                        for (var a = 0; a < 4; a++)
+                        {
+                            for (var m = 0; m < 3; m++)
+                            {
+                                writer.Write(result.Precision(t, r, k, a, m));
+                            }
+                        }
+                    }
+                }
+            }
+        }
         if (args.Contains("--python"))
         {
             var script = Path.Combine(FindRepoRoot(), "tools", "fixtures");
@@ -73,6 +94,13 @@ public sealed class CocoEvalBench : IBenchSuite
             var seconds = double.Parse(lines[0], CultureInfo.InvariantCulture);
             var stats = JsonSerializer.Deserialize<string[]>(lines[1])!.Select(s => double.Parse(s, CultureInfo.InvariantCulture)).ToArray();
             Console.WriteLine($"Python re-statement of COCOeval (pure Python IoU, 1 thread): {seconds:0.0} s; 12 numbers identical: {stats.SequenceEqual(result.Stats)}");
+            for (var i = 0; i < 12; i++)
+            {
+                if (stats[i] != result.Stats[i])
+                {
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {result.Summary[i].Name}: python {stats[i]:R}, ours {result.Stats[i]:R}"));
+                }
+            }
         }
         return 0;
     }

@@ -14,7 +14,7 @@ public sealed class CocoEvalCrossCheckTests
     public static TheoryData<int> Seeds()
     {
         var data = new TheoryData<int>();
-        for (var s = 0; s < 50; s++)
+        for (var s = 0; s < 52; s++)
         {
             data.Add(s);
         }

@@ -46,4 +46,13 @@ public sealed class NumpyCompatTests
         }
         Assert.NotEqual(naive, NumpyCompat.PairwiseSum(a));
     }
+
+    [Fact]
+    public void PairwiseSum_works_in_8192_element_buffers_like_numpy()
+    {
+        // np.sum of [sqrt(i % 997) / (1 + i % 13) for i in range(30011)] with numpy 1.24; one pairwise tree over all
+        // elements would give 154069.96038127685.
+        var a = Enumerable.Range(0, 30011).Select(i => Math.Sqrt(i % 997) / (1 + (i % 13))).ToArray();
+        Assert.Equal(154069.96038127682, NumpyCompat.PairwiseSum(a));
+    }
 }
