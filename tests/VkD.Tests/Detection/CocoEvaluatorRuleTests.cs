@@ -273,3 +273,24 @@ public sealed class CocoEvaluatorRuleTests
         Assert.Contains("bbox", e.Message);
     }
 }
+
+public sealed class VidtPostProcessTests
+{
+    [Fact]
+    public void Post_process_matches_vidt_in_torch()
+    {
+        using var f = VkD.Tests.Infrastructure.Fixture.Load("detection", "postprocess");
+        var dets = VidtPostProcess.ToCocoDetections(f["logits"], f["boxes"], [(375, 500), (480, 640)], [11, 42], topK: 20);
+        Assert.Equal(40, dets.Count);
+        var scores = f["scores"].data<float>().ToArray();
+        var labels = f["labels"].data<long>().ToArray();
+        var xywh = f["xywh"].data<float>().ToArray();
+        for (var n = 0; n < 40; n++)
+        {
+            Assert.Equal(n < 20 ? 11 : 42, dets[n].ImageId);
+            Assert.Equal(labels[n], dets[n].CategoryId);
+            Assert.Equal((double)scores[n], dets[n].Score);
+            Assert.Equal(new BoxXywh(xywh[n * 4], xywh[(n * 4) + 1], xywh[(n * 4) + 2], xywh[(n * 4) + 3]), dets[n].Bbox);
+        }
+    }
+}
