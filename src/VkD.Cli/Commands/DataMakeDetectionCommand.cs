@@ -45,46 +45,55 @@ public sealed class DataMakeDetectionCommand : Command<DataMakeDetectionCommand.
 
         /// <summary>Number of images.</summary>
         [CommandOption("--count <N>")]
+        [Description("Number of images.")]
         [DefaultValue(1000)]
         public int Count { get; init; } = 1000;
 
         /// <summary>Canvas width.</summary>
         [CommandOption("--width <PX>")]
+        [Description("Canvas width.")]
         [DefaultValue(128)]
         public int Width { get; init; } = 128;
 
         /// <summary>Canvas height.</summary>
         [CommandOption("--height <PX>")]
+        [Description("Canvas height.")]
         [DefaultValue(128)]
         public int Height { get; init; } = 128;
 
         /// <summary>Fewest objects per image.</summary>
         [CommandOption("--min-objects <N>")]
+        [Description("Fewest objects per image.")]
         [DefaultValue(1)]
         public int MinObjects { get; init; } = 1;
 
         /// <summary>Most objects per image.</summary>
         [CommandOption("--max-objects <N>")]
+        [Description("Most objects per image (fewer if no free place is found).")]
         [DefaultValue(6)]
         public int MaxObjects { get; init; } = 6;
 
         /// <summary>Smallest object side.</summary>
         [CommandOption("--min-size <PX>")]
+        [Description("Smallest longer side of a pasted object.")]
         [DefaultValue(16)]
         public int MinSize { get; init; } = 16;
 
         /// <summary>Largest object side.</summary>
         [CommandOption("--max-size <PX>")]
+        [Description("Largest longer side of a pasted object.")]
         [DefaultValue(64)]
         public int MaxSize { get; init; } = 64;
 
         /// <summary>Largest box IoU between objects.</summary>
         [CommandOption("--max-overlap <IOU>")]
+        [Description("Largest box IoU between two objects of an image.")]
         [DefaultValue(0.1)]
         public double MaxOverlap { get; init; } = 0.1;
 
         /// <summary>Seed.</summary>
         [CommandOption("--seed <N>")]
+        [Description("Seed; the same seed gives byte-identical output.")]
         [DefaultValue(0L)]
         public long Seed { get; init; }
 

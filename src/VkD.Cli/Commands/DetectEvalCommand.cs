@@ -22,7 +22,7 @@ public sealed class DetectEvalCommand : Command<DetectEvalCommand.Settings>
 
         /// <summary>COCO results JSON with the detections.</summary>
         [CommandOption("--results <PATH>")]
-        [Description("COCO results JSON: a list of {image_id, category_id, bbox [x,y,w,h], score}.")]
+        [Description("COCO results JSON: a list of {image_id, category_id, bbox [[x,y,w,h]], score}.")]
         public string Results { get; init; } = "";
 
         /// <summary>Optional path for the 12 numbers as JSON.</summary>

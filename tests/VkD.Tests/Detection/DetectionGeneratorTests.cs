@@ -185,3 +185,70 @@ public sealed class DetectionGeneratorTests : IDisposable
         Assert.False(new DataMakeDetectionCommand.Settings { Source = "nope", Output = _dir, Input = "x" }.Validate().Successful);
     }
 }
+
+public sealed class DetectionSourceTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"vkd-detsrc-{Guid.NewGuid():N}");
+
+    public DetectionSourceTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static void SavePng(string path, int width, int height, Func<int, int, (byte R, byte G, byte B, byte A)> pixel)
+    {
+        var rgba = new byte[width * height * 4];
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                var (r, g, b, a) = pixel(x, y);
+                var p = ((y * width) + x) * 4;
+                (rgba[p], rgba[p + 1], rgba[p + 2], rgba[p + 3]) = (r, g, b, a);
+            }
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        new DetectionImage(width, height, rgba).SavePng(path);
+    }
+
+    [Fact]
+    public void Digits_sheet_cells_map_to_classes_by_row_blocks()
+    {
+        // 3 columns x 20 rows of 20 px cells: class c fills rows 2c and 2c+1; cell brightness encodes the row.
+        var path = Path.Combine(_dir, "digits.png");
+        SavePng(path, 60, 400, (x, y) => ((byte)(y / 20 * 10), (byte)(y / 20 * 10), (byte)(y / 20 * 10), 255));
+        var source = new DigitsPngGlyphSource(path);
+        Assert.Equal(60, source.Count);
+        var (cutout, cls) = source.Get(3 * 7); // row 7, column 0
+        Assert.Equal(3, cls);
+        Assert.Equal((20, 20), (cutout.Width, cutout.Height));
+        Assert.Equal(70, cutout.Rgba[3]); // grey value becomes alpha
+        Assert.Equal(9, source.Get(59).ClassIndex);
+    }
+
+    [Fact]
+    public void Stamps_take_their_class_from_the_first_folder_and_keep_alpha()
+    {
+        SavePng(Path.Combine(_dir, "animals", "pets", "cat.png"), 40, 20, (x, y) => (200, 100, 50, (byte)(x < 10 ? 0 : 255)));
+        SavePng(Path.Combine(_dir, "food", "apple.png"), 30, 30, (x, y) => (255, 0, 0, 255));
+        File.WriteAllText(Path.Combine(_dir, "loose.png"), "not in a class folder");
+        var source = new StampSource(_dir, maxSide: 20);
+        Assert.Equal(["animals", "food"], source.ClassNames);
+        Assert.Equal(2, source.Count);
+        var (cat, cls) = source.Get(0);
+        Assert.Equal(0, cls);
+        Assert.Equal((20, 10), (cat.Width, cat.Height)); // shrunk to the max side
+        Assert.Equal(0, cat.Rgba[3]);
+        Assert.Equal(255, cat.Rgba[(19 * 4) + 3]);
+
+        var options = new DetectionSceneOptions { ImageCount = 3, Width = 64, Height = 64, MinObjectSize = 16, MaxObjectSize = 20, MaxObjects = 2 };
+        var gt = DetectionSceneGenerator.Generate(source, options, Path.Combine(_dir, "out"));
+        Assert.All(gt.Annotations.Where(a => a.CategoryId == 1), a => Assert.True(a.Bbox.Width < 16, "transparent half is not in the box"));
+    }
+
+    [Fact]
+    public void Cli_help_renders_for_both_commands()
+    {
+        Assert.Equal(0, VkD.Cli.Program.Main(["detect", "eval", "--help"]));
+        Assert.Equal(0, VkD.Cli.Program.Main(["data", "make-detection", "--help"]));
+    }
+}
