@@ -30,6 +30,11 @@ public sealed class DetectEvalCommand : Command<DetectEvalCommand.Settings>
         [Description("Also write the 12 numbers as JSON {name: value}.")]
         public string? StatsJson { get; init; }
 
+        /// <summary>Also print AP@[.5:.95] per category.</summary>
+        [CommandOption("--per-category")]
+        [Description("Also print AP@[[.5:.95]] of every category (-1: no ground truth).")]
+        public bool PerCategory { get; init; }
+
         /// <inheritdoc />
         public override ValidationResult Validate()
         {
@@ -70,6 +75,14 @@ public sealed class DetectEvalCommand : Command<DetectEvalCommand.Settings>
         log.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{gt.Images.Count} images, {gt.Annotations.Count} annotations, {results.Count} detections: loaded in {loaded:0.00}s, evaluated in {clock.Elapsed.TotalSeconds - loaded:0.00}s"));
         output.Write(result.FormatSummary());
+        if (settings.PerCategory)
+        {
+            foreach (var category in gt.Categories.OrderBy(c => c.Id))
+            {
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{category.Id,5}  {NumpyCompat.FormatFixed(result.CategoryAp(category.Id), 3),6}  {category.Name}"));
+            }
+        }
         if (settings.StatsJson is { } statsPath)
         {
             var stats = result.Summary.ToDictionary(s => s.Name, s => s.Value);

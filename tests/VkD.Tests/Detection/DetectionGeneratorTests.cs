@@ -167,6 +167,12 @@ public sealed class DetectionGeneratorTests : IDisposable
         Assert.Equal(12, lines.Length);
         Assert.StartsWith(" Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all | maxDets=100 ] = 0.", lines[0]);
         Assert.Contains("\"AR100\"", File.ReadAllText(statsPath));
+
+        var perCategory = new StringWriter();
+        Assert.Equal(0, DetectEvalCommand.Run(new DetectEvalCommand.Settings { GroundTruth = gtPath, Results = dtPath, PerCategory = true }, perCategory, TextWriter.Null));
+        var extra = perCategory.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(12).ToArray();
+        Assert.Equal(gt.Categories.Count, extra.Length);
+        Assert.Contains($"  {NumpyCompat.FormatFixed(CocoEvaluator.Evaluate(gt, found).CategoryAp(1), 3),6}  0", extra[0]);
     }
 
     [Fact]
