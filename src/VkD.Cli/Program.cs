@@ -14,6 +14,8 @@ public static class Program
             config.SetApplicationName("vkd");
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             config.PropagateExceptions();
+            config.AddBranch("data", data => data.AddCommand<Commands.DataMakeDetectionCommand>("make-detection").WithDescription("Compose real objects into a COCO detection set."));
+            config.AddBranch("detect", detect => detect.AddCommand<Commands.DetectEvalCommand>("eval").WithDescription("COCO bbox evaluation (pycocotools' 12 numbers)."));
         });
         return app.Run(args);
     }
