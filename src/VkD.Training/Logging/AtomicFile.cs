@@ -10,4 +10,12 @@ public static class AtomicFile
         File.WriteAllText(tmp, text);
         File.Move(tmp, path, overwrite: true);
     }
+
+    /// <summary>Atomically replaces <paramref name="destination"/> with a copy of <paramref name="source"/>.</summary>
+    public static void Copy(string source, string destination)
+    {
+        var tmp = destination + ".tmp-" + Environment.ProcessId;
+        File.Copy(source, tmp, overwrite: true);
+        File.Move(tmp, destination, overwrite: true);
+    }
 }

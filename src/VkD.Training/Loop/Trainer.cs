@@ -235,11 +235,11 @@ public sealed class Trainer
                     SaveCheckpoint(outDir, RunFiles.LatestCheckpoint, state, student, ema, optimizer, epoch, lrNow);
                     if (o.SaveEvery > 0 && (epoch + 1) % o.SaveEvery == 0)
                     {
-                        File.Copy(Path.Combine(outDir, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.EpochCheckpoint(epoch + 1)), overwrite: true);
+                        AtomicFile.Copy(Path.Combine(outDir, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.EpochCheckpoint(epoch + 1)));
                     }
                     if (improved)
                     {
-                        File.Copy(Path.Combine(outDir, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.BestCheckpoint), overwrite: true);
+                        AtomicFile.Copy(Path.Combine(outDir, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.BestCheckpoint));
                     }
                 }
                 _s.Observer.OnEpochEnd(new EpochReport(epoch, trainLoss, eval, emaEval, epochWatch.Elapsed.TotalSeconds));
