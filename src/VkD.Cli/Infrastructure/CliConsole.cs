@@ -1,0 +1,26 @@
+using Spectre.Console;
+
+namespace VkD.Cli.Infrastructure;
+
+/// <summary>The console the running command writes to: the real terminal, or a test's captured console.
+/// Flows with the async context so parallel in-process runs (tests) do not share it.</summary>
+public static class CliConsole
+{
+    private static readonly AsyncLocal<IAnsiConsole?> CurrentConsole = new();
+
+    /// <summary>The active console.</summary>
+    public static IAnsiConsole Current
+    {
+        get => CurrentConsole.Value ?? AnsiConsole.Console;
+        set => CurrentConsole.Value = value;
+    }
+
+    /// <summary>True when the active console is an interactive terminal (progress bars), false when redirected.</summary>
+    public static bool IsInteractive => Current.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
+
+    /// <summary>Writes one plain line (no markup interpretation).</summary>
+    public static void Line(string text) => Current.WriteLine(text);
+
+    /// <summary>Writes a warning line.</summary>
+    public static void Warn(string text) => Current.MarkupLineInterpolated($"[yellow]warning:[/] {text}");
+}
