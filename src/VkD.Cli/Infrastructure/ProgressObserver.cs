@@ -138,7 +138,9 @@ public sealed class ProgressObserver : ITrainingObserver
         }
         else
         {
-            _console.WriteLine(line);
+            // Straight to the writer: redirected output must not be wrapped at the console's default 80 columns.
+            _console.Profile.Out.Writer.WriteLine(line);
+            _console.Profile.Out.Writer.Flush();
         }
     }
 }

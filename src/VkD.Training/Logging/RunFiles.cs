@@ -27,6 +27,9 @@ public static class RunFiles
     /// <summary>Checkpoint of the best evaluated epoch.</summary>
     public const string BestCheckpoint = "best.pth.tar";
 
+    /// <summary>Final student weights as a plain state dict (no optimizer, no projector).</summary>
+    public const string FinalWeights = "model.pth";
+
     /// <summary>Numbered checkpoint after epoch <paramref name="epochsDone"/> (the reference's <c>ep{N}.pth.tar</c>).</summary>
     public static string EpochCheckpoint(int epochsDone) => $"ep{epochsDone}.pth.tar";
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using TorchSharp;
+using VkD.Interop.Checkpoints;
 using VkD.Models;
 using VkD.Training.Checkpoints;
 using VkD.Training.Distributed;
@@ -254,6 +255,8 @@ public sealed class Trainer
         var result = new TrainingResult(true, o.Epochs, final, state.Best, state.BestEpoch, finalEma, watch.Elapsed.TotalSeconds, stepsThisRun);
         if (outDir is not null)
         {
+            // Weights only, as a plain PyTorch state dict: what --teacher-path, vkd eval and torch users want.
+            CheckpointWriter.WriteStateDict(Path.Combine(outDir, RunFiles.FinalWeights), student.state_dict());
             WriteSummary(outDir, result);
             try
             {

@@ -123,7 +123,7 @@ public static class TrainingSession
     {
         if (string.IsNullOrWhiteSpace(o.StudentModel))
         {
-            throw new ArgumentException(kind == SessionKind.Train ? "No model given: pass --model <name> (see `vkd models`)." : "No student given: pass --student-model <name>.");
+            throw new ArgumentException(kind == SessionKind.Train ? "No model given: pass --model <name>." : "No student given: pass --student-model <name>.");
         }
         RequireModel(o.StudentModel, kind == SessionKind.Train ? "--model" : "--student-model");
         if (kind == SessionKind.Distill)
