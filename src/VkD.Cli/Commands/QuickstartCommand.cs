@@ -64,7 +64,7 @@ public sealed class QuickstartCommand : Command<QuickstartSettings>
         var q = new QuickstartOptions
         {
             DataPath = Path.Combine(assets, "fashion-mnist-mini"),
-            TeacherPath = Path.Combine(assets, "teachers", "resnet8x4_fmnist_mini.pth"),
+            TeacherPath = Path.Combine(assets, "teachers", "resnet32_fmnist_mini.pth"),
             OutputDir = s.OutputDir ?? "vkd-quickstart",
             Epochs = s.Epochs ?? Quickstart.DefaultEpochs,
             BatchSize = s.BatchSize ?? 64,

@@ -65,10 +65,10 @@ public sealed record QuickstartRow(string Variant, string Description, double Ac
 public static class Quickstart
 {
     /// <summary>Teacher architecture of the shipped checkpoint.</summary>
-    public const string TeacherModel = "resnet8x4";
+    public const string TeacherModel = "resnet32";
 
     /// <summary>Student architecture.</summary>
-    public const string StudentModel = "deit_nano_distilled_patch4_32";
+    public const string StudentModel = "resnet8";
 
     /// <summary>Epochs per variant of the default run.</summary>
     public const int DefaultEpochs = 4;
