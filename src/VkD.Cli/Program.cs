@@ -31,6 +31,7 @@ public static class Program
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             config.ConfigureConsole(CliConsole.Current);
             config.PropagateExceptions();
+            config.UseStrictParsing();
             config.AddCommand<QuickstartCommand>("quickstart")
                 .WithDescription("Distill a shipped teacher into a small student three ways (no KD, logit KD, VkD) in ~5 minutes, offline.");
             config.AddCommand<DistillCommand>("distill")
@@ -46,17 +47,17 @@ public static class Program
         }
         catch (Exception e) when (e is CommandParseException or CommandRuntimeException)
         {
-            CliConsole.Current.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            CliConsole.Error(e.Message);
             return UsageError;
         }
         catch (VkD.Training.Loop.NonFiniteLossException e)
         {
-            CliConsole.Current.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            CliConsole.Error(e.Message);
             return TrainingDiverged;
         }
         catch (Exception e) when (IsUserError(e))
         {
-            CliConsole.Current.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            CliConsole.Error(e.Message);
             return UsageError;
         }
     }

@@ -75,7 +75,7 @@ public sealed class QuickstartCommand : Command<QuickstartSettings>
             Variants = s.Variants is null ? Quickstart.VariantNames : s.Variants.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
         var console = CliConsole.Current;
-        console.WriteLine($"VkD quickstart: teacher {q.Teacher} -> student {q.Student}, {q.Epochs} epochs each, variants {string.Join(", ", q.Variants)}.");
+        CliConsole.Line($"VkD quickstart: teacher {q.Teacher} -> student {q.Student}, {q.Epochs} epochs each, variants {string.Join(", ", q.Variants)}.");
         var rows = ProgressObserver.Run("", observer => Quickstart.Run(q, v => new VariantObserver(observer, v)));
         var table = new Table().AddColumns("variant", "what it adds", "top-1 (%)", "top-5 (%)", "time (s)");
         foreach (var r in rows)
@@ -84,7 +84,7 @@ public sealed class QuickstartCommand : Command<QuickstartSettings>
                 r.Acc5.ToString("F2", CultureInfo.InvariantCulture), r.Seconds.ToString("F0", CultureInfo.InvariantCulture));
         }
         console.Write(table);
-        console.WriteLine($"Report: {Path.GetFullPath(Path.Combine(q.OutputDir, "quickstart.md"))} (per-variant logs, plots and checkpoints alongside).");
+        CliConsole.Line($"Report: {Path.GetFullPath(Path.Combine(q.OutputDir, "quickstart.md"))} (per-variant logs, plots and checkpoints alongside).");
         return 0;
     }
 

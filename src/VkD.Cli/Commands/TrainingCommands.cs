@@ -37,7 +37,6 @@ internal static class TrainingCommandRunner
     {
         TrainingSession.EnsureRegistered();
         var result = ProgressObserver.Run("", observer => TrainingSession.Run(kind, options, observer));
-        var console = CliConsole.Current;
         var line = string.Create(CultureInfo.InvariantCulture, $"Finished {result.EpochsDone} epochs in {result.Seconds:F1}s.");
         if (result.Final is not null)
         {
@@ -51,10 +50,10 @@ internal static class TrainingCommandRunner
         {
             line += string.Create(CultureInfo.InvariantCulture, $"; EMA top-1 {result.FinalEma.Acc1:F2}%");
         }
-        console.WriteLine(line + ".");
+        CliConsole.Line(line + ".");
         if (options.OutputDir.Length > 0)
         {
-            console.WriteLine($"Outputs in {Path.GetFullPath(options.OutputDir)}");
+            CliConsole.Line($"Outputs in {Path.GetFullPath(options.OutputDir)}");
         }
         return 0;
     }

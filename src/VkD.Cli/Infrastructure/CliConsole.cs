@@ -19,8 +19,49 @@ public static class CliConsole
     public static bool IsInteractive => Current.Profile.Capabilities.Interactive && !Console.IsOutputRedirected;
 
     /// <summary>Writes one plain line (no markup interpretation).</summary>
-    public static void Line(string text) => Current.WriteLine(text);
+    public static void Line(string text)
+    {
+        if (IsInteractive)
+        {
+            Current.WriteLine(text);
+        }
+        else
+        {
+            Raw(text);
+        }
+    }
 
     /// <summary>Writes a warning line.</summary>
-    public static void Warn(string text) => Current.MarkupLineInterpolated($"[yellow]warning:[/] {text}");
+    public static void Warn(string text)
+    {
+        if (IsInteractive)
+        {
+            Current.MarkupLineInterpolated($"[yellow]warning:[/] {text}");
+        }
+        else
+        {
+            Raw("warning: " + text);
+        }
+    }
+
+    /// <summary>Writes an error line.</summary>
+    public static void Error(string text)
+    {
+        if (IsInteractive)
+        {
+            Current.MarkupLineInterpolated($"[red]error:[/] {text}");
+        }
+        else
+        {
+            Raw("error: " + text);
+        }
+    }
+
+    // Redirected output goes straight to the writer: Spectre would wrap it at its default 80 columns.
+    private static void Raw(string text)
+    {
+        var writer = Current.Profile.Out.Writer;
+        writer.WriteLine(text);
+        writer.Flush();
+    }
 }
