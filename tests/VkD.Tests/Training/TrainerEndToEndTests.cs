@@ -91,6 +91,23 @@ public sealed class TrainerEndToEndTests : IDisposable
         Assert.Equal(File.ReadAllText(Path.Combine(straightDir, RunFiles.IterationsCsv)), File.ReadAllText(Path.Combine(resumedDir, RunFiles.IterationsCsv)));
     }
 
+    [Fact]
+    public void A_non_finite_loss_stops_training_naming_the_step_and_keeps_the_last_checkpoint()
+    {
+        var o = TrainingTestData.Tiny(_dir, epochs: 2);
+        o.Lr = 1e30; // the first update overflows the weights, so the second forward pass is not finite
+        o.SaveEveryIters = 1;
+        var e = Assert.Throws<VkD.Training.Loop.NonFiniteLossException>(() => TrainingSession.Run(SessionKind.Train, o));
+        Assert.Contains($"epoch {e.Epoch}, iteration {e.Iteration}", e.Message);
+        Assert.Contains("ce=", e.Message);
+        Assert.True(e.GlobalStep >= 1);
+        Assert.False(double.IsFinite(e.Components["total"]));
+        // The checkpoint written before the failing step is intact and points at it.
+        using var ckpt = CheckpointReader.Read(Path.Combine(_dir, RunFiles.LatestCheckpoint));
+        Assert.Equal(e.Iteration, Convert.ToInt64(ckpt.Entries["next_batch"], CultureInfo.InvariantCulture));
+        Assert.Empty(Directory.GetFiles(_dir, "*.tmp*"));
+    }
+
     private static VkD.Training.Options.TrainingOptions Distill(string dir)
     {
         var o = TrainingTestData.Tiny(dir, epochs: 2);
