@@ -15,7 +15,7 @@ public sealed class QuickstartSettings : CommandSettings
     public string? OutputDir { get; set; }
 
     /// <summary>--epochs.</summary>
-    [CommandOption("--epochs <N>"), Description("Epochs per variant (default 4).")]
+    [CommandOption("--epochs <N>"), Description("Epochs per variant (default 3).")]
     public int? Epochs { get; set; }
 
     /// <summary>--train-subset.</summary>
@@ -35,7 +35,7 @@ public sealed class QuickstartSettings : CommandSettings
     public int? Seed { get; set; }
 
     /// <summary>--threads.</summary>
-    [CommandOption("--threads <N>"), Description("Intra-op threads (0 = default).")]
+    [CommandOption("--threads <N>"), Description("Intra-op threads (default 1; 0 = libtorch's default).")]
     public int? Threads { get; set; }
 
     /// <summary>--variants.</summary>
@@ -71,7 +71,7 @@ public sealed class QuickstartCommand : Command<QuickstartSettings>
             TrainSubset = s.TrainSubset ?? 0,
             EvalSubset = s.EvalSubset ?? 0,
             Seed = s.Seed ?? 0,
-            Threads = s.Threads ?? 0,
+            Threads = s.Threads ?? 1,
             Variants = s.Variants is null ? Quickstart.VariantNames : s.Variants.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
         var console = CliConsole.Current;
