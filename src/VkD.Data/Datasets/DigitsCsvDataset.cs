@@ -5,7 +5,7 @@ namespace VkD.Data.Datasets;
 
 /// <summary>scikit-learn's <c>digits.csv.gz</c> (1797 rows of 64 pixel values 0..16 then the label 0..9; gzip or
 /// plain). Pixels are scaled to bytes as <c>round(v * 255 / 16)</c>, giving 8x8 grey images. There is no official
-/// split: row <c>i</c> belongs to val when <c>i % 5 == 4</c> (1437 train / 360 val), which keeps every class in both.</summary>
+/// split: row <c>i</c> belongs to val when <c>i % 5 == 4</c> (1438 train / 359 val), which keeps every class in both.</summary>
 public sealed class DigitsCsvDataset : ArrayImageDataset
 {
     private DigitsCsvDataset(byte[] pixels, int[] labels, int[] selection, string source)

@@ -173,40 +173,86 @@ public static class PixelOps
         }
     }
 
+    /// <summary>Blend with a constant degenerate value <paramref name="d"/>, in place (same arithmetic as <see cref="BlendInto"/>).</summary>
+    private static void BlendWithConstant(ImageU8 image, byte d, double factor)
+    {
+        var x = image.Data;
+        var a = (float)factor;
+        for (int i = 0; i < x.Length; i++)
+        {
+            float v = d + a * (x[i] - d);
+            x[i] = v <= 0f ? (byte)0 : v >= 255f ? (byte)255 : (byte)v;
+        }
+    }
+
     /// <summary>ImageEnhance.Brightness: blend with black.</summary>
-    public static void AdjustBrightness(ImageU8 image, double factor)
-        => BlendInto(image, new ImageU8(image.Width, image.Height, image.Channels), factor);
+    public static void AdjustBrightness(ImageU8 image, double factor) => BlendWithConstant(image, 0, factor);
 
     /// <summary>ImageEnhance.Contrast: blend with a flat image at the rounded mean of the L channel.</summary>
     public static void AdjustContrast(ImageU8 image, double factor)
     {
-        var grey = image.ToGrey();
         long sum = 0;
-        foreach (var v in grey.Data)
+        var d = image.Data;
+        if (image.Channels == 3)
         {
-            sum += v;
+            for (int i = 0; i < d.Length; i += 3)
+            {
+                sum += Luma(d[i], d[i + 1], d[i + 2]);
+            }
         }
-        var mean = (byte)(int)((double)sum / grey.Data.Length + 0.5);
-        var flat = new ImageU8(image.Width, image.Height, image.Channels);
-        Array.Fill(flat.Data, mean);
-        BlendInto(image, flat, factor);
+        else
+        {
+            foreach (var v in d)
+            {
+                sum += v;
+            }
+        }
+        var mean = (byte)(int)((double)sum / (image.Width * image.Height) + 0.5);
+        BlendWithConstant(image, mean, factor);
     }
 
-    /// <summary>ImageEnhance.Color (saturation): blend with the image's L conversion.</summary>
+    /// <summary>ImageEnhance.Color (saturation): blend each pixel with its own L value.</summary>
     public static void AdjustSaturation(ImageU8 image, double factor)
     {
         if (image.Channels == 1)
         {
             return;
         }
-        BlendInto(image, image.ToGrey().ToRgb(), factor);
+        var x = image.Data;
+        var a = (float)factor;
+        for (int i = 0; i < x.Length; i += 3)
+        {
+            byte l = Luma(x[i], x[i + 1], x[i + 2]);
+            for (int k = i; k < i + 3; k++)
+            {
+                float v = l + a * (x[k] - l);
+                x[k] = v <= 0f ? (byte)0 : v >= 255f ? (byte)255 : (byte)v;
+            }
+        }
+    }
+
+    /// <summary>torchvision's Grayscale(3) on an RGB image, in place: every channel becomes PIL's L value.</summary>
+    public static void GreyInPlace(ImageU8 image)
+    {
+        if (image.Channels == 1)
+        {
+            return;
+        }
+        var x = image.Data;
+        for (int i = 0; i < x.Length; i += 3)
+        {
+            byte l = Luma(x[i], x[i + 1], x[i + 2]);
+            x[i] = l;
+            x[i + 1] = l;
+            x[i + 2] = l;
+        }
     }
 
     /// <summary>ImageEnhance.Sharpness: blend with PIL's SMOOTH filter (3x3 kernel [1 1 1; 1 5 1; 1 1 1] / 13,
     /// border pixels unchanged).</summary>
     public static void AdjustSharpness(ImageU8 image, double factor) => BlendInto(image, Smooth(image), factor);
 
-    /// <summary>PIL's ImageFilter.SMOOTH: 3x3 kernel [1 1 1; 1 5 1; 1 1 1] / 13 in float, truncated; the one-pixel
+    /// <summary>PIL's ImageFilter.SMOOTH: 3x3 kernel [1 1 1; 1 5 1; 1 1 1] / 13 in float, rounded; the one-pixel
     /// border is copied.</summary>
     public static ImageU8 Smooth(ImageU8 image)
     {
@@ -232,6 +278,7 @@ public static class PixelOps
                     ss += s[i + stride - c] * k + s[i + stride] * k + s[i + stride + c] * k;
                     ss += s[i - c] * k + s[i] * kc + s[i + c] * k;
                     ss += s[i - stride - c] * k + s[i - stride] * k + s[i - stride + c] * k;
+                    ss += 0.5f;
                     d[i] = ss <= 0f ? (byte)0 : ss >= 255f ? (byte)255 : (byte)ss;
                 }
             }
@@ -293,7 +340,8 @@ public static class PixelOps
     }
 
     /// <summary>One pass of Pillow's extended box blur along rows or columns: integer radius r with full weight
-    /// <c>ww = 2^24 / (2 radius + 1)</c>, the two next taps with <c>fw = (2^24 - (2r + 1) ww) / 2</c>; edges clamp.</summary>
+    /// <c>ww = 2^24 / (2 radius + 1)</c>, the two next taps with <c>fw = (2^24 - (2r + 1) ww) / 2</c>; edges clamp.
+    /// Each line is first copied into a buffer padded with its edge values, so the running sum needs no bounds checks.</summary>
     private static unsafe void BoxBlurLines(ImageU8 src, ImageU8 dst, float floatRadius, bool horizontal)
     {
         int w = src.Width, h = src.Height, c = src.Channels;
@@ -302,28 +350,39 @@ public static class PixelOps
         uint fw = (uint)(((1 << 24) - (radius * 2 + 1) * ww) / 2);
         int lines = horizontal ? h : w, length = horizontal ? w : h;
         int step = horizontal ? c : w * c, lineStep = horizontal ? w * c : c;
-        int last = length - 1;
+        int pad = radius + 1;
+        var line = new uint[length + 2 * pad];
         fixed (byte* sp = src.Data, dp = dst.Data)
+        fixed (uint* lp = line)
         {
-            for (int line = 0; line < lines; line++)
+            for (int l = 0; l < lines; l++)
             {
                 for (int ch = 0; ch < c; ch++)
                 {
-                    byte* s = sp + line * lineStep + ch;
-                    byte* d = dp + line * lineStep + ch;
-                    // Running sum over the clamped window [x - radius, x + radius].
-                    uint acc = 0;
-                    for (int k = -radius; k <= radius; k++)
+                    byte* s = sp + l * lineStep + ch;
+                    byte* d = dp + l * lineStep + ch;
+                    uint first = s[0], last = s[(length - 1) * step];
+                    for (int k = 0; k < pad; k++)
                     {
-                        acc += s[Math.Clamp(k, 0, last) * step];
+                        lp[k] = first;
+                        lp[pad + length + k] = last;
                     }
                     for (int x = 0; x < length; x++)
                     {
-                        uint far = (uint)s[Math.Clamp(x - radius - 1, 0, last) * step] + s[Math.Clamp(x + radius + 1, 0, last) * step];
-                        uint bulk = acc * ww + far * fw;
+                        lp[pad + x] = s[x * step];
+                    }
+                    // p[x] is the source value at x (x may run radius + 1 past either end).
+                    uint* p = lp + pad;
+                    uint acc = 0;
+                    for (int k = -radius; k <= radius; k++)
+                    {
+                        acc += p[k];
+                    }
+                    for (int x = 0; x < length; x++)
+                    {
+                        uint bulk = acc * ww + (p[x - radius - 1] + p[x + radius + 1]) * fw;
                         d[x * step] = (byte)((bulk + (1u << 23)) >> 24);
-                        acc += (uint)s[Math.Clamp(x + radius + 1, 0, last) * step];
-                        acc -= s[Math.Clamp(x - radius, 0, last) * step];
+                        acc += p[x + radius + 1] - p[x - radius];
                     }
                 }
             }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 using VkD.Data.Datasets;
 using VkD.Data.Imaging;
 using VkD.Data.Transforms;
@@ -301,10 +302,8 @@ public sealed class DataLoader
                         slot.Buffer.AsSpan(ok[k] * len, len).CopyTo(slot.Buffer.AsSpan(k * len, len));
                     }
                 }
-                using (var accessor = images.data<float>())
-                {
-                    accessor.CopyFrom(new ReadOnlySpan<float>(slot.Buffer, 0, ok.Count * len));
-                }
+                // Tensor.bytes is a span over the CPU tensor's own memory: one straight copy, no per-element accessor.
+                slot.Buffer.AsSpan(0, ok.Count * len).CopyTo(MemoryMarshal.Cast<byte, float>(images.bytes));
                 var labels = new long[ok.Count];
                 var idx = new int[ok.Count];
                 for (int k = 0; k < ok.Count; k++)

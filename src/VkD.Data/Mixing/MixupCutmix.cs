@@ -43,8 +43,16 @@ public sealed record MixupOptions
 /// </remarks>
 public sealed class MixupCutmix(MixupOptions options)
 {
+    /// <summary>Stream tag that keeps Mixup's draws apart from the loader's per-sample streams.</summary>
+    private const long StreamTag = 0x4D49585550;
+
     /// <summary>The options.</summary>
     public MixupOptions Options { get; } = options;
+
+    /// <summary>The generator for one batch, a pure function of (seed, epoch, batch index, rank), so a resumed epoch
+    /// mixes its remaining batches exactly as an uninterrupted one would.</summary>
+    public static DeterministicRandom BatchStream(long seed, int epoch, int batchIndex, int rank = 0)
+        => DeterministicRandom.ForStream(seed, epoch, rank, batchIndex, StreamTag);
 
     /// <summary>The draw for one batch: lambda (after box correction), whether CutMix was used, and the box
     /// (y0, y1, x0, x1; half-open) when it was.</summary>
@@ -133,7 +141,11 @@ public sealed class MixupCutmix(MixupOptions options)
     }
 
     private static Tensor OneHot(Tensor labels, int numClasses, double on, double off)
-        => full([labels.shape[0], numClasses], off, ScalarType.Float32).scatter_(1, labels.to(ScalarType.Int64).view(-1, 1), on);
+    {
+        var n = labels.shape[0];
+        var values = full([n, 1], on, ScalarType.Float32);
+        return full([n, numClasses], off, ScalarType.Float32).scatter_(1, labels.to(ScalarType.Int64).view(-1, 1), values);
+    }
 
     private (int Y0, int Y1, int X0, int X1) RandomBox(int h, int w, double lam, DeterministicRandom rng)
     {

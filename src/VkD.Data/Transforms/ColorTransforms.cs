@@ -13,7 +13,8 @@ public sealed class ThreeAugment(double blurRadiusMin = 0.1, double blurRadiusMa
         switch (rng.NextInt(3))
         {
             case 0:
-                return image.Channels == 3 ? image.ToGrey().ToRgb() : image;
+                PixelOps.GreyInPlace(image);
+                return image;
             case 1:
                 PixelOps.Solarize(image, 128);
                 return image;
