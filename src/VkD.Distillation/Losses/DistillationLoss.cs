@@ -72,6 +72,12 @@ public sealed class DistillationLossOutput : IDisposable
 /// </summary>
 public sealed class DistillationLoss : nn.Module
 {
+    /// <summary>Every component is registered explicitly under its PyTorch name; TorchSharp's reflection-based
+    /// registration would add the C# field names as extra state-dict keys.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
     private readonly ProjectorModule _projector;
     private readonly FeatureLoss _featureLoss;
 

@@ -28,6 +28,12 @@ public interface IProjector
 /// <see cref="IProjector"/>.</summary>
 public abstract class ProjectorModule : nn.Module<Tensor, Tensor>, IProjector
 {
+    /// <summary>Every component is registered explicitly under its PyTorch name; TorchSharp's reflection-based
+    /// registration would add the C# field names as extra state-dict keys.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
     /// <summary>Creates the module and checks the widths.</summary>
     protected ProjectorModule(string name, int inFeatures, int outFeatures) : base(name)
     {

@@ -11,7 +11,12 @@ namespace VkD.Distillation.Projectors;
 /// </summary>
 public sealed class OrthogonalParametrization : nn.Module
 {
-    private readonly Tensor _base;
+    /// <summary>Every component is registered explicitly under its PyTorch name; TorchSharp's reflection-based
+    /// registration would add the C# field names as extra state-dict keys.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
 
     /// <summary>Creates the parametrization of a <paramref name="rows"/> x <paramref name="columns"/> weight; the base
     /// is zero until <see cref="RightInverse"/> or a state-dict load fills it.</summary>
@@ -24,8 +29,7 @@ public sealed class OrthogonalParametrization : nn.Module
         Computation = computation;
         Diagonal = diagonal;
         var n = Math.Max(rows, columns);
-        _base = zeros(n, n, dtype);
-        register_buffer("base", _base);
+        register_buffer("base", zeros(n, n, dtype));
     }
 
     /// <summary>Rows of the parametrized weight.</summary>
@@ -44,7 +48,7 @@ public sealed class OrthogonalParametrization : nn.Module
     public HouseholderDiagonal Diagonal { get; }
 
     /// <summary>The fixed orthogonal base (n x n).</summary>
-    public Tensor Base => _base;
+    public Tensor Base => get_buffer("base")!;
 
     /// <summary>True when the weight is wide (rows &lt; columns) and is handled transposed, as PyTorch does.</summary>
     public bool Transposed => Rows < Columns;
@@ -54,7 +58,7 @@ public sealed class OrthogonalParametrization : nn.Module
     {
         CheckShape(original, nameof(original));
         using var scope = NewDisposeScope();
-        var q = _base.matmul(Core(original));
+        var q = Base.matmul(Core(original));
         return (Transposed ? q.t() : q).MoveToOuterDisposeScope();
     }
 
@@ -92,7 +96,7 @@ public sealed class OrthogonalParametrization : nn.Module
                 var completion = randn(new[] { n, n - k }, dtype: q.dtype, device: q.device, generator: generator);
                 b = OrthogonalMaps.MakeOrthogonal(cat(new[] { q, completion }, 1));
             }
-            _base.copy_(b);
+            Base.copy_(b);
             var negId = zeros_like(weight);
             negId.diagonal().fill_(-1.0);
             return negId.MoveToOuterDisposeScope();
@@ -113,30 +117,41 @@ public sealed class OrthogonalParametrization : nn.Module
 /// with the parameter <c>original</c> and the parametrization as submodule <c>0</c>.</summary>
 public sealed class OrthogonalWeight : nn.Module
 {
-    private readonly Parameter _original;
+    /// <summary>Every component is registered explicitly under its PyTorch name; TorchSharp's reflection-based
+    /// registration would add the C# field names as extra state-dict keys.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
 
     /// <summary>Wraps <paramref name="parametrization"/> and the initial value of <c>original</c>.</summary>
     public OrthogonalWeight(OrthogonalParametrization parametrization, Tensor original) : base("ParametrizationList")
     {
         Parametrization = parametrization;
-        _original = new Parameter(original.detach().clone());
-        register_parameter("original", _original);
+        // Detached from any dispose scope of the caller: the parameter lives as long as the module.
+        register_parameter("original", new Parameter(original.detach().clone().DetachFromDisposeScope()));
         register_module("0", parametrization);
     }
 
     /// <summary>The trainable unconstrained parameter (shape of the weight).</summary>
-    public Parameter Original => _original;
+    public Parameter Original => get_parameter("original")!;
 
     /// <summary>The map and its fixed base.</summary>
     public OrthogonalParametrization Parametrization { get; }
 
     /// <summary>The orthogonal weight.</summary>
-    public Tensor Compute() => Parametrization.Forward(_original);
+    public Tensor Compute() => Parametrization.Forward(Original);
 }
 
 /// <summary>The <c>parametrizations</c> container (a ModuleDict in PyTorch) holding <c>weight</c>.</summary>
 public sealed class ParametrizationContainer : nn.Module
 {
+    /// <summary>Every component is registered explicitly under its PyTorch name; TorchSharp's reflection-based
+    /// registration would add the C# field names as extra state-dict keys.</summary>
+    protected override void RegisterComponents()
+    {
+    }
+
     /// <summary>Registers <paramref name="weight"/> under the name <c>weight</c>.</summary>
     public ParametrizationContainer(OrthogonalWeight weight) : base("ModuleDict")
     {
