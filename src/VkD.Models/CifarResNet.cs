@@ -14,10 +14,10 @@ namespace VkD.Models;
 /// </summary>
 public sealed class CifarResNet : ClassifierModel
 {
-    private readonly Conv2d _conv1;
-    private readonly BatchNorm2d _bn1;
+    private readonly Conv2d conv1;
+    private readonly BatchNorm2d bn1;
     private readonly List<Sequential> _layers = [];
-    private readonly Linear? _fc;
+    private readonly Linear? fc;
     private readonly int _numFeatures;
     private readonly int _numClasses;
 
@@ -35,10 +35,10 @@ public sealed class CifarResNet : ClassifierModel
         }
         Depth = depth;
         var n = (depth - 2) / 6;
-        _conv1 = nn.Conv2d(inChans, numFilters[0], kernel_size: 3, padding: 1, bias: false);
-        _bn1 = nn.BatchNorm2d(numFilters[0]);
-        register_module("conv1", _conv1);
-        register_module("bn1", _bn1);
+        conv1 = nn.Conv2d(inChans, numFilters[0], kernel_size: 3, padding: 1, bias: false);
+        bn1 = nn.BatchNorm2d(numFilters[0]);
+        register_module("conv1", conv1);
+        register_module("bn1", bn1);
         var inplanes = numFilters[0];
         for (var i = 0; i < 3; i++)
         {
@@ -57,8 +57,8 @@ public sealed class CifarResNet : ClassifierModel
         _numClasses = numClasses;
         if (numClasses > 0)
         {
-            _fc = nn.Linear(inplanes, numClasses);
-            register_module("fc", _fc);
+            fc = nn.Linear(inplanes, numClasses);
+            register_module("fc", fc);
         }
         foreach (var module in modules())
         {
@@ -82,7 +82,7 @@ public sealed class CifarResNet : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = nn.functional.relu(_bn1.forward(_conv1.forward(x)));
+        x = nn.functional.relu(bn1.forward(conv1.forward(x)));
         foreach (var layer in _layers)
         {
             x = layer.forward(x);
@@ -95,6 +95,6 @@ public sealed class CifarResNet : ClassifierModel
     {
         using var scope = NewDisposeScope();
         var pooled = features.mean([2L, 3L]);
-        return (preLogits || _fc is null ? pooled : _fc.forward(pooled)).MoveToOuterDisposeScope();
+        return (preLogits || fc is null ? pooled : fc.forward(pooled)).MoveToOuterDisposeScope();
     }
 }

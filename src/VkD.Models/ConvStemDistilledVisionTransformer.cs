@@ -15,7 +15,7 @@ namespace VkD.Models;
 /// </summary>
 public sealed class ConvStemDistilledVisionTransformer : TwoHeadVisionTransformer
 {
-    private readonly ConvStem _convEmbed;
+    private readonly ConvStem conv_embed;
 
     /// <summary>Builds the model; <see cref="VisionTransformerConfig.PatchSize"/> is ignored in favour of the stem's
     /// reduction.</summary>
@@ -23,8 +23,8 @@ public sealed class ConvStemDistilledVisionTransformer : TwoHeadVisionTransforme
         : base(nameof(ConvStemDistilledVisionTransformer), config, NumPatchesOf(config, stem))
     {
         Stem = stem;
-        _convEmbed = new ConvStem(config.InChans, config.EmbedDim, stem);
-        register_module("conv_embed", _convEmbed);
+        conv_embed = new ConvStem(config.InChans, config.EmbedDim, stem);
+        register_module("conv_embed", conv_embed);
     }
 
     /// <summary>The stem configuration.</summary>
@@ -44,7 +44,7 @@ public sealed class ConvStemDistilledVisionTransformer : TwoHeadVisionTransforme
     protected override Tensor EmbedTokens(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var patches = _convEmbed.forward(x);
+        var patches = conv_embed.forward(x);
         var dist = patches.mean([1L], keepdim: true);
         return torch.cat([ClsTokens(patches.shape[0]), dist, patches], 1).MoveToOuterDisposeScope();
     }
@@ -52,8 +52,8 @@ public sealed class ConvStemDistilledVisionTransformer : TwoHeadVisionTransforme
     /// <summary>The reference's <c>conv_embed</c>: three conv-BN-ReLU layers then a strided projection to tokens.</summary>
     private sealed class ConvStem : nn.Module<Tensor, Tensor>
     {
-        private readonly Sequential _conv;
-        private readonly Conv2d _proj;
+        private readonly Sequential conv;
+        private readonly Conv2d proj;
 
         public ConvStem(int inChans, int embedDim, ConvStemConfig stem) : base("conv_embed")
         {
@@ -62,14 +62,14 @@ public sealed class ConvStemDistilledVisionTransformer : TwoHeadVisionTransforme
             var second = nn.Conv2d(c, c, kernel_size: 3, stride: 1, padding: 1, bias: false);
             var third = nn.Conv2d(c, c, kernel_size: 3, stride: 1, padding: 1, bias: false);
             // Indices match nn.Sequential(conv, bn, relu, conv, bn, relu, conv, bn, relu) in the reference.
-            _conv = nn.Sequential(
+            conv = nn.Sequential(
                 ("0", first), ("1", nn.BatchNorm2d(c)), ("2", nn.ReLU()),
                 ("3", second), ("4", nn.BatchNorm2d(c)), ("5", nn.ReLU()),
                 ("6", third), ("7", nn.BatchNorm2d(c)), ("8", nn.ReLU()));
-            _proj = nn.Conv2d(c, embedDim, kernel_size: stem.ProjPatch, stride: stem.ProjPatch);
-            register_module("conv", _conv);
-            register_module("proj", _proj);
-            foreach (var conv in new[] { first, second, third, _proj })
+            proj = nn.Conv2d(c, embedDim, kernel_size: stem.ProjPatch, stride: stem.ProjPatch);
+            register_module("conv", conv);
+            register_module("proj", proj);
+            foreach (var conv in new[] { first, second, third, proj })
             {
                 WeightInit.KaimingNormalFanIn(conv);
             }
@@ -78,7 +78,7 @@ public sealed class ConvStemDistilledVisionTransformer : TwoHeadVisionTransforme
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            return _proj.forward(_conv.forward(x)).flatten(2).transpose(1, 2).MoveToOuterDisposeScope();
+            return proj.forward(conv.forward(x)).flatten(2).transpose(1, 2).MoveToOuterDisposeScope();
         }
     }
 }

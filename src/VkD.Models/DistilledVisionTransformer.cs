@@ -11,26 +11,26 @@ namespace VkD.Models;
 /// </summary>
 public sealed class DistilledVisionTransformer : TwoHeadVisionTransformer
 {
-    private readonly PatchEmbed _patchEmbed;
-    private readonly Parameter _distToken;
+    private readonly PatchEmbed patch_embed;
+    private readonly Parameter dist_token;
 
     /// <summary>Builds the model from <paramref name="config"/>.</summary>
     public DistilledVisionTransformer(VisionTransformerConfig config)
         : base(nameof(DistilledVisionTransformer), config, VisionTransformer.NumPatchesOf(config))
     {
-        _distToken = new Parameter(torch.zeros(1, 1, config.EmbedDim));
-        _patchEmbed = new PatchEmbed(config.ImgSize, config.PatchSize, config.InChans, config.EmbedDim);
-        register_parameter("dist_token", _distToken);
-        register_module("patch_embed", _patchEmbed);
-        WeightInit.TruncNormal(_distToken, 0.02);
+        dist_token = new Parameter(torch.zeros(1, 1, config.EmbedDim));
+        patch_embed = new PatchEmbed(config.ImgSize, config.PatchSize, config.InChans, config.EmbedDim);
+        register_parameter("dist_token", dist_token);
+        register_module("patch_embed", patch_embed);
+        WeightInit.TruncNormal(dist_token, 0.02);
     }
 
     /// <inheritdoc />
     protected override Tensor EmbedTokens(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var patches = _patchEmbed.forward(x);
+        var patches = patch_embed.forward(x);
         var b = patches.shape[0];
-        return torch.cat([ClsTokens(b), _distToken.expand(b, -1, -1), patches], 1).MoveToOuterDisposeScope();
+        return torch.cat([ClsTokens(b), dist_token.expand(b, -1, -1), patches], 1).MoveToOuterDisposeScope();
     }
 }

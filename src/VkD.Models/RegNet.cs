@@ -14,9 +14,9 @@ namespace VkD.Models;
 /// </summary>
 public sealed class RegNet : ClassifierModel
 {
-    private readonly ConvNormAct _stem;
+    private readonly ConvNormAct stem;
     private readonly List<RegStage> _stages = [];
-    private readonly Linear? _fc;
+    private readonly ClassifierHead? head;
     private readonly int _numFeatures;
     private readonly int _numClasses;
 
@@ -30,8 +30,8 @@ public sealed class RegNet : ClassifierModel
         {
             throw new ArgumentException($"RegNet configuration yields {specs.Count} stages; timm's RegNet needs exactly 4.", nameof(config));
         }
-        _stem = new ConvNormAct(inChans, config.StemWidth, 3, stride: 2);
-        register_module("stem", _stem);
+        stem = new ConvNormAct(inChans, config.StemWidth, 3, stride: 2);
+        register_module("stem", stem);
 
         var totalBlocks = specs.Sum(s => s.Depth);
         var blockIndex = 0;
@@ -55,8 +55,8 @@ public sealed class RegNet : ClassifierModel
         // final_conv is an Identity for RegNet-X/Y (no parameters).
         if (numClasses > 0)
         {
-            _fc = nn.Linear(prevWidth, numClasses);
-            register_module("head", new ClassifierHead(_fc));
+            head = new ClassifierHead(nn.Linear(prevWidth, numClasses));
+            register_module("head", head);
         }
         InitWeights();
     }
@@ -74,7 +74,7 @@ public sealed class RegNet : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = _stem.forward(x);
+        x = stem.forward(x);
         foreach (var stage in _stages)
         {
             x = stage.forward(x);
@@ -87,7 +87,7 @@ public sealed class RegNet : ClassifierModel
     {
         using var scope = NewDisposeScope();
         var pooled = features.mean([2L, 3L]);
-        return (preLogits || _fc is null ? pooled : _fc.forward(pooled)).MoveToOuterDisposeScope();
+        return (preLogits || head is null ? pooled : head.forward(pooled)).MoveToOuterDisposeScope();
     }
 
     private void InitWeights()
@@ -128,15 +128,15 @@ public sealed class RegNet : ClassifierModel
     /// <summary>timm's <c>ClassifierHead</c> (only its <c>fc</c> has parameters; pooling is done in ForwardHead).</summary>
     private sealed class ClassifierHead : nn.Module<Tensor, Tensor>
     {
-        private readonly Linear _fc;
+        private readonly Linear fc;
 
-        public ClassifierHead(Linear fc) : base("head")
+        public ClassifierHead(Linear linear) : base("head")
         {
-            _fc = fc;
+            fc = linear;
             register_module("fc", fc);
         }
 
-        public override Tensor forward(Tensor x) => _fc.forward(x);
+        public override Tensor forward(Tensor x) => fc.forward(x);
     }
 
     /// <summary>A stage: blocks <c>b1..bN</c>, the first one strided.</summary>
@@ -173,12 +173,12 @@ public sealed class RegNet : ClassifierModel
 /// </summary>
 public sealed class RegNetBottleneck : nn.Module<Tensor, Tensor>
 {
-    private readonly ConvNormAct _conv1;
-    private readonly ConvNormAct _conv2;
-    private readonly SqueezeExcite? _se;
-    private readonly ConvNormAct _conv3;
-    private readonly ConvNormAct? _downsample;
-    private readonly DropPath _dropPath;
+    private readonly ConvNormAct conv1;
+    private readonly ConvNormAct conv2;
+    private readonly SqueezeExcite? se;
+    private readonly ConvNormAct conv3;
+    private readonly ConvNormAct? downsample;
+    private readonly DropPath drop_path;
 
     /// <summary>Creates the block.</summary>
     public RegNetBottleneck(int inChs, int outChs, int stride, double bottleRatio, int groupSize, double seRatio, double dropPath)
@@ -186,40 +186,40 @@ public sealed class RegNetBottleneck : nn.Module<Tensor, Tensor>
     {
         var bottleneck = (int)Math.Round(outChs * bottleRatio);
         var groups = bottleneck / groupSize;
-        _conv1 = new ConvNormAct(inChs, bottleneck, 1);
-        _conv2 = new ConvNormAct(bottleneck, bottleneck, 3, stride: stride, groups: groups);
-        register_module("conv1", _conv1);
-        register_module("conv2", _conv2);
+        conv1 = new ConvNormAct(inChs, bottleneck, 1);
+        conv2 = new ConvNormAct(bottleneck, bottleneck, 3, stride: stride, groups: groups);
+        register_module("conv1", conv1);
+        register_module("conv2", conv2);
         if (seRatio > 0)
         {
             // timm sizes the SE bottleneck from the block's *input* width.
-            _se = new SqueezeExcite(bottleneck, (int)Math.Round(inChs * seRatio));
-            register_module("se", _se);
+            se = new SqueezeExcite(bottleneck, (int)Math.Round(inChs * seRatio));
+            register_module("se", se);
         }
-        _conv3 = new ConvNormAct(bottleneck, outChs, 1, applyAct: false);
-        register_module("conv3", _conv3);
+        conv3 = new ConvNormAct(bottleneck, outChs, 1, applyAct: false);
+        register_module("conv3", conv3);
         if (inChs != outChs || stride != 1)
         {
-            _downsample = new ConvNormAct(inChs, outChs, 1, stride: stride, applyAct: false);
-            register_module("downsample", _downsample);
+            downsample = new ConvNormAct(inChs, outChs, 1, stride: stride, applyAct: false);
+            register_module("downsample", downsample);
         }
-        _dropPath = new DropPath(dropPath);
-        register_module("drop_path", _dropPath);
+        drop_path = new DropPath(dropPath);
+        register_module("drop_path", drop_path);
     }
 
-    internal void ZeroInitLast() => WeightInit.Zeros(_conv3.Bn.weight!);
+    internal void ZeroInitLast() => WeightInit.Zeros(conv3.Bn.weight!);
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = _conv2.forward(_conv1.forward(x));
-        if (_se is not null)
+        var y = conv2.forward(conv1.forward(x));
+        if (se is not null)
         {
-            y = _se.forward(y);
+            y = se.forward(y);
         }
-        y = _conv3.forward(y);
-        var shortcut = _downsample is null ? x : _downsample.forward(x);
-        return nn.functional.relu(_dropPath.forward(y) + shortcut).MoveToOuterDisposeScope();
+        y = conv3.forward(y);
+        var shortcut = downsample is null ? x : downsample.forward(x);
+        return nn.functional.relu(drop_path.forward(y) + shortcut).MoveToOuterDisposeScope();
     }
 }

@@ -22,11 +22,11 @@ public enum ResNetBlock
 /// </summary>
 public sealed class ResNet : ClassifierModel
 {
-    private readonly Conv2d _conv1;
-    private readonly BatchNorm2d _bn1;
-    private readonly MaxPool2d _maxpool;
+    private readonly Conv2d conv1;
+    private readonly BatchNorm2d bn1;
+    private readonly MaxPool2d maxpool;
     private readonly List<Sequential> _layers = [];
-    private readonly Linear? _fc;
+    private readonly Linear? fc;
     private readonly int _numFeatures;
     private readonly int _numClasses;
 
@@ -40,12 +40,12 @@ public sealed class ResNet : ClassifierModel
         Block = block;
         Layers = layers.ToArray();
         var expansion = block == ResNetBlock.Basic ? 1 : 4;
-        _conv1 = nn.Conv2d(inChans, 64, kernel_size: 7, stride: 2, padding: 3, bias: false);
-        _bn1 = nn.BatchNorm2d(64);
-        _maxpool = nn.MaxPool2d(kernel_size: 3, stride: 2, padding: 1);
-        register_module("conv1", _conv1);
-        register_module("bn1", _bn1);
-        register_module("maxpool", _maxpool);
+        conv1 = nn.Conv2d(inChans, 64, kernel_size: 7, stride: 2, padding: 3, bias: false);
+        bn1 = nn.BatchNorm2d(64);
+        maxpool = nn.MaxPool2d(kernel_size: 3, stride: 2, padding: 1);
+        register_module("conv1", conv1);
+        register_module("bn1", bn1);
+        register_module("maxpool", maxpool);
         var inplanes = 64;
         int[] widths = [64, 128, 256, 512];
         for (var i = 0; i < 4; i++)
@@ -68,8 +68,8 @@ public sealed class ResNet : ClassifierModel
         _numClasses = numClasses;
         if (numClasses > 0)
         {
-            _fc = nn.Linear(inplanes, numClasses);
-            register_module("fc", _fc);
+            fc = nn.Linear(inplanes, numClasses);
+            register_module("fc", fc);
         }
         foreach (var module in modules())
         {
@@ -96,7 +96,7 @@ public sealed class ResNet : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = _maxpool.forward(nn.functional.relu(_bn1.forward(_conv1.forward(x))));
+        x = maxpool.forward(nn.functional.relu(bn1.forward(conv1.forward(x))));
         foreach (var layer in _layers)
         {
             x = layer.forward(x);
@@ -109,7 +109,7 @@ public sealed class ResNet : ClassifierModel
     {
         using var scope = NewDisposeScope();
         var pooled = features.mean([2L, 3L]);
-        return (preLogits || _fc is null ? pooled : _fc.forward(pooled)).MoveToOuterDisposeScope();
+        return (preLogits || fc is null ? pooled : fc.forward(pooled)).MoveToOuterDisposeScope();
     }
 
     /// <summary>conv1x1 + BN shortcut (keys <c>downsample.0</c>, <c>downsample.1</c>) when the shape changes.</summary>
@@ -121,35 +121,35 @@ public sealed class ResNet : ClassifierModel
     /// <summary>torchvision / RepDistiller <c>BasicBlock</c>.</summary>
     internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
     {
-        private readonly Conv2d _conv1;
-        private readonly BatchNorm2d _bn1;
-        private readonly Conv2d _conv2;
-        private readonly BatchNorm2d _bn2;
-        private readonly Sequential? _downsample;
+        private readonly Conv2d conv1;
+        private readonly BatchNorm2d bn1;
+        private readonly Conv2d conv2;
+        private readonly BatchNorm2d bn2;
+        private readonly Sequential? downsample;
 
         public BasicBlock(int inplanes, int planes, int stride) : base(nameof(BasicBlock))
         {
-            _conv1 = nn.Conv2d(inplanes, planes, kernel_size: 3, stride: stride, padding: 1, bias: false);
-            _bn1 = nn.BatchNorm2d(planes);
-            _conv2 = nn.Conv2d(planes, planes, kernel_size: 3, stride: 1, padding: 1, bias: false);
-            _bn2 = nn.BatchNorm2d(planes);
-            _downsample = Shortcut(inplanes, planes, stride);
-            register_module("conv1", _conv1);
-            register_module("bn1", _bn1);
-            register_module("conv2", _conv2);
-            register_module("bn2", _bn2);
-            if (_downsample is not null)
+            conv1 = nn.Conv2d(inplanes, planes, kernel_size: 3, stride: stride, padding: 1, bias: false);
+            bn1 = nn.BatchNorm2d(planes);
+            conv2 = nn.Conv2d(planes, planes, kernel_size: 3, stride: 1, padding: 1, bias: false);
+            bn2 = nn.BatchNorm2d(planes);
+            downsample = Shortcut(inplanes, planes, stride);
+            register_module("conv1", conv1);
+            register_module("bn1", bn1);
+            register_module("conv2", conv2);
+            register_module("bn2", bn2);
+            if (downsample is not null)
             {
-                register_module("downsample", _downsample);
+                register_module("downsample", downsample);
             }
         }
 
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var y = nn.functional.relu(_bn1.forward(_conv1.forward(x)));
-            y = _bn2.forward(_conv2.forward(y));
-            var identity = _downsample is null ? x : _downsample.forward(x);
+            var y = nn.functional.relu(bn1.forward(conv1.forward(x)));
+            y = bn2.forward(conv2.forward(y));
+            var identity = downsample is null ? x : downsample.forward(x);
             return nn.functional.relu(y + identity).MoveToOuterDisposeScope();
         }
     }
@@ -157,42 +157,42 @@ public sealed class ResNet : ClassifierModel
     /// <summary>torchvision <c>Bottleneck</c> (stride on the 3×3 conv).</summary>
     internal sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
     {
-        private readonly Conv2d _conv1;
-        private readonly BatchNorm2d _bn1;
-        private readonly Conv2d _conv2;
-        private readonly BatchNorm2d _bn2;
-        private readonly Conv2d _conv3;
-        private readonly BatchNorm2d _bn3;
-        private readonly Sequential? _downsample;
+        private readonly Conv2d conv1;
+        private readonly BatchNorm2d bn1;
+        private readonly Conv2d conv2;
+        private readonly BatchNorm2d bn2;
+        private readonly Conv2d conv3;
+        private readonly BatchNorm2d bn3;
+        private readonly Sequential? downsample;
 
         public BottleneckBlock(int inplanes, int planes, int stride) : base(nameof(BottleneckBlock))
         {
-            _conv1 = nn.Conv2d(inplanes, planes, kernel_size: 1, bias: false);
-            _bn1 = nn.BatchNorm2d(planes);
-            _conv2 = nn.Conv2d(planes, planes, kernel_size: 3, stride: stride, padding: 1, bias: false);
-            _bn2 = nn.BatchNorm2d(planes);
-            _conv3 = nn.Conv2d(planes, planes * 4, kernel_size: 1, bias: false);
-            _bn3 = nn.BatchNorm2d(planes * 4);
-            _downsample = Shortcut(inplanes, planes * 4, stride);
-            register_module("conv1", _conv1);
-            register_module("bn1", _bn1);
-            register_module("conv2", _conv2);
-            register_module("bn2", _bn2);
-            register_module("conv3", _conv3);
-            register_module("bn3", _bn3);
-            if (_downsample is not null)
+            conv1 = nn.Conv2d(inplanes, planes, kernel_size: 1, bias: false);
+            bn1 = nn.BatchNorm2d(planes);
+            conv2 = nn.Conv2d(planes, planes, kernel_size: 3, stride: stride, padding: 1, bias: false);
+            bn2 = nn.BatchNorm2d(planes);
+            conv3 = nn.Conv2d(planes, planes * 4, kernel_size: 1, bias: false);
+            bn3 = nn.BatchNorm2d(planes * 4);
+            downsample = Shortcut(inplanes, planes * 4, stride);
+            register_module("conv1", conv1);
+            register_module("bn1", bn1);
+            register_module("conv2", conv2);
+            register_module("bn2", bn2);
+            register_module("conv3", conv3);
+            register_module("bn3", bn3);
+            if (downsample is not null)
             {
-                register_module("downsample", _downsample);
+                register_module("downsample", downsample);
             }
         }
 
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var y = nn.functional.relu(_bn1.forward(_conv1.forward(x)));
-            y = nn.functional.relu(_bn2.forward(_conv2.forward(y)));
-            y = _bn3.forward(_conv3.forward(y));
-            var identity = _downsample is null ? x : _downsample.forward(x);
+            var y = nn.functional.relu(bn1.forward(conv1.forward(x)));
+            y = nn.functional.relu(bn2.forward(conv2.forward(y)));
+            y = bn3.forward(conv3.forward(y));
+            var identity = downsample is null ? x : downsample.forward(x);
             return nn.functional.relu(y + identity).MoveToOuterDisposeScope();
         }
     }

@@ -19,15 +19,15 @@ public sealed record DistilledTokens(Tensor Cls, Tensor Dist, Tensor Patches);
 /// </summary>
 public abstract class TwoHeadVisionTransformer : VisionTransformerBase
 {
-    private readonly nn.Module<Tensor, Tensor> _headDist;
+    private readonly nn.Module<Tensor, Tensor> head_dist;
 
     /// <summary>Builds the trunk with two prefix tokens and registers <c>head_dist</c>.</summary>
     protected TwoHeadVisionTransformer(string name, VisionTransformerConfig config, int numPatches)
         : base(name, config, numPatches, numPrefixTokens: 2)
     {
-        _headDist = config.NumClasses > 0 ? nn.Linear(config.EmbedDim, config.NumClasses) : nn.Identity();
-        register_module("head_dist", _headDist);
-        if (_headDist is Linear linear)
+        head_dist = config.NumClasses > 0 ? nn.Linear(config.EmbedDim, config.NumClasses) : nn.Identity();
+        register_module("head_dist", head_dist);
+        if (head_dist is Linear linear)
         {
             WeightInit.VitLinear(linear);
         }
@@ -44,7 +44,7 @@ public abstract class TwoHeadVisionTransformer : VisionTransformerBase
         using var scope = NewDisposeScope();
         var cls = features.select(1, 0);
         var dist = features.select(1, 1);
-        var result = preLogits ? (cls + dist) / 2 : (Head.forward(cls) + _headDist.forward(dist)) / 2;
+        var result = preLogits ? (cls + dist) / 2 : (Head.forward(cls) + head_dist.forward(dist)) / 2;
         return result.MoveToOuterDisposeScope();
     }
 
@@ -54,7 +54,7 @@ public abstract class TwoHeadVisionTransformer : VisionTransformerBase
         using var scope = NewDisposeScope();
         var features = ForwardFeatures(x);
         var logits = Head.forward(features.select(1, 0));
-        var distLogits = _headDist.forward(features.select(1, 1));
+        var distLogits = head_dist.forward(features.select(1, 1));
         var pooled = features.narrow(1, 2, features.shape[1] - 2).mean([1L]);
         return new ClassifierOutputs(logits.MoveToOuterDisposeScope(), distLogits.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope());
     }

@@ -11,14 +11,14 @@ namespace VkD.Models;
 /// </summary>
 public sealed class VisionTransformer : VisionTransformerBase
 {
-    private readonly PatchEmbed _patchEmbed;
+    private readonly PatchEmbed patch_embed;
 
     /// <summary>Builds the model from <paramref name="config"/>.</summary>
     public VisionTransformer(VisionTransformerConfig config)
         : base(nameof(VisionTransformer), config, NumPatchesOf(config), numPrefixTokens: 1)
     {
-        _patchEmbed = new PatchEmbed(config.ImgSize, config.PatchSize, config.InChans, config.EmbedDim);
-        register_module("patch_embed", _patchEmbed);
+        patch_embed = new PatchEmbed(config.ImgSize, config.PatchSize, config.InChans, config.EmbedDim);
+        register_module("patch_embed", patch_embed);
     }
 
     internal static int NumPatchesOf(VisionTransformerConfig config)
@@ -35,7 +35,7 @@ public sealed class VisionTransformer : VisionTransformerBase
     protected override Tensor EmbedTokens(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var patches = _patchEmbed.forward(x);
+        var patches = patch_embed.forward(x);
         return torch.cat([ClsTokens(patches.shape[0]), patches], 1).MoveToOuterDisposeScope();
     }
 

@@ -12,11 +12,11 @@ namespace VkD.Models;
 /// </summary>
 public abstract class VisionTransformerBase : ClassifierModel
 {
-    private readonly Parameter _clsToken;
-    private readonly Parameter _posEmbed;
-    private readonly ModuleList<TransformerBlock> _blocks;
-    private readonly LayerNorm _norm;
-    private readonly nn.Module<Tensor, Tensor> _head;
+    private readonly Parameter cls_token;
+    private readonly Parameter pos_embed;
+    private readonly ModuleList<TransformerBlock> blocks;
+    private readonly LayerNorm norm;
+    private readonly nn.Module<Tensor, Tensor> head;
 
     /// <summary>Builds the trunk for <paramref name="numPatches"/> patch tokens after <paramref name="numPrefixTokens"/>
     /// prefix tokens (cls, and dist for distilled models).</summary>
@@ -27,35 +27,35 @@ public abstract class VisionTransformerBase : ClassifierModel
         NumPatches = numPatches;
         NumPrefixTokens = numPrefixTokens;
         var d = config.EmbedDim;
-        _clsToken = new Parameter(torch.zeros(1, 1, d));
-        _posEmbed = new Parameter(torch.zeros(1, numPatches + numPrefixTokens, d));
-        var blocks = new TransformerBlock[config.Depth];
+        cls_token = new Parameter(torch.zeros(1, 1, d));
+        pos_embed = new Parameter(torch.zeros(1, numPatches + numPrefixTokens, d));
+        var blockArray = new TransformerBlock[config.Depth];
         for (var i = 0; i < config.Depth; i++)
         {
             // timm: torch.linspace(0, drop_path_rate, depth)
             var dpr = config.Depth == 1 ? config.DropPathRate : config.DropPathRate * i / (config.Depth - 1);
-            blocks[i] = new TransformerBlock(d, config.NumHeads, config.MlpRatio, config.QkvBias, dpr, config.NormEps);
+            blockArray[i] = new TransformerBlock(d, config.NumHeads, config.MlpRatio, config.QkvBias, dpr, config.NormEps);
         }
-        _blocks = nn.ModuleList(blocks);
-        _norm = nn.LayerNorm(d, config.NormEps);
-        _head = config.NumClasses > 0 ? nn.Linear(d, config.NumClasses) : nn.Identity();
-        register_parameter("cls_token", _clsToken);
-        register_parameter("pos_embed", _posEmbed);
-        register_module("blocks", _blocks);
-        register_module("norm", _norm);
-        register_module("head", _head);
+        blocks = nn.ModuleList(blockArray);
+        norm = nn.LayerNorm(d, config.NormEps);
+        head = config.NumClasses > 0 ? nn.Linear(d, config.NumClasses) : nn.Identity();
+        register_parameter("cls_token", cls_token);
+        register_parameter("pos_embed", pos_embed);
+        register_module("blocks", blocks);
+        register_module("norm", norm);
+        register_module("head", head);
 
         // timm init_weights(''): pos_embed ~ trunc_normal(.02), cls_token ~ normal(1e-6), Linear ~ trunc_normal(.02).
-        WeightInit.TruncNormal(_posEmbed, 0.02);
-        WeightInit.Normal(_clsToken, 1e-6);
-        foreach (var block in blocks)
+        WeightInit.TruncNormal(pos_embed, 0.02);
+        WeightInit.Normal(cls_token, 1e-6);
+        foreach (var block in blockArray)
         {
             foreach (var module in block.modules().OfType<Linear>())
             {
                 WeightInit.VitLinear(module);
             }
         }
-        if (_head is Linear headLinear)
+        if (head is Linear headLinear)
         {
             WeightInit.VitLinear(headLinear);
         }
@@ -77,10 +77,10 @@ public abstract class VisionTransformerBase : ClassifierModel
     public override int NumClasses => Config.NumClasses;
 
     /// <summary>The learned class token [1, 1, D].</summary>
-    protected Parameter ClsToken => _clsToken;
+    protected Parameter ClsToken => cls_token;
 
     /// <summary>The class head (identity when <see cref="NumClasses"/> is 0).</summary>
-    protected nn.Module<Tensor, Tensor> Head => _head;
+    protected nn.Module<Tensor, Tensor> Head => head;
 
     /// <summary>Turns the image into the token sequence [B, prefix + patches, D] before the position embedding.</summary>
     protected abstract Tensor EmbedTokens(Tensor x);
@@ -89,14 +89,14 @@ public abstract class VisionTransformerBase : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var tokens = EmbedTokens(x) + _posEmbed;
-        foreach (var block in _blocks)
+        var tokens = EmbedTokens(x) + pos_embed;
+        foreach (var block in blocks)
         {
             tokens = block.forward(tokens);
         }
-        return _norm.forward(tokens).MoveToOuterDisposeScope();
+        return norm.forward(tokens).MoveToOuterDisposeScope();
     }
 
     /// <summary>Expands the class token over a batch of <paramref name="batch"/>.</summary>
-    protected Tensor ClsTokens(long batch) => _clsToken.expand(batch, -1, -1);
+    protected Tensor ClsTokens(long batch) => cls_token.expand(batch, -1, -1);
 }

@@ -40,7 +40,7 @@ public static class CheckpointReader
             else
             {
                 using var stream = File.OpenRead(path);
-                var table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true);
+                var table = TorchZipUnpickler.Load(stream);
                 var converted = Convert(table, owned);
                 root = converted as Dictionary<string, object?> ?? throw new CheckpointFormatException(path,
                     "the top-level object is a dictionary with non-string keys; expected a state dict or a dict of entries.");

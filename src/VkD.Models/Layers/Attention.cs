@@ -11,8 +11,8 @@ namespace VkD.Models.Layers;
 public sealed class Attention : nn.Module<Tensor, Tensor>
 {
     private readonly int _numHeads;
-    private readonly Linear _qkv;
-    private readonly Linear _proj;
+    private readonly Linear qkv;
+    private readonly Linear proj;
 
     /// <summary>Creates the layer for width <paramref name="dim"/> split over <paramref name="numHeads"/> heads.</summary>
     public Attention(int dim, int numHeads, bool qkvBias = true) : base(nameof(Attention))
@@ -22,10 +22,10 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"Attention width {dim} is not divisible by {numHeads} heads.", nameof(numHeads));
         }
         _numHeads = numHeads;
-        _qkv = nn.Linear(dim, dim * 3, hasBias: qkvBias);
-        _proj = nn.Linear(dim, dim);
-        register_module("qkv", _qkv);
-        register_module("proj", _proj);
+        qkv = nn.Linear(dim, dim * 3, hasBias: qkvBias);
+        proj = nn.Linear(dim, dim);
+        register_module("qkv", qkv);
+        register_module("proj", proj);
     }
 
     /// <inheritdoc />
@@ -36,11 +36,11 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         var n = x.shape[1];
         var c = x.shape[2];
         // [B, N, 3, H, hd] -> [3, B, H, N, hd], the layout timm uses.
-        var qkv = _qkv.forward(x).reshape(b, n, 3, _numHeads, c / _numHeads).permute(2, 0, 3, 1, 4);
-        var q = qkv[0];
-        var k = qkv[1];
-        var v = qkv[2];
+        var packed = qkv.forward(x).reshape(b, n, 3, _numHeads, c / _numHeads).permute(2, 0, 3, 1, 4);
+        var q = packed[0];
+        var k = packed[1];
+        var v = packed[2];
         var attended = nn.functional.scaled_dot_product_attention(q, k, v);
-        return _proj.forward(attended.transpose(1, 2).reshape(b, n, c)).MoveToOuterDisposeScope();
+        return proj.forward(attended.transpose(1, 2).reshape(b, n, c)).MoveToOuterDisposeScope();
     }
 }

@@ -10,8 +10,8 @@ namespace VkD.Models.Layers;
 /// </summary>
 public sealed class ConvNormAct : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d _conv;
-    private readonly BatchNorm2d _bn;
+    private readonly Conv2d conv;
+    private readonly BatchNorm2d bn;
     private readonly bool _applyAct;
 
     /// <summary>Creates the layer; padding is timm's <c>((stride - 1) + (kernel - 1)) / 2</c>.</summary>
@@ -19,24 +19,24 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>
         : base(nameof(ConvNormAct))
     {
         var padding = ((stride - 1) + (kernelSize - 1)) / 2;
-        _conv = nn.Conv2d(inChannels, outChannels, kernel_size: kernelSize, stride: stride, padding: padding, groups: groups, bias: false);
-        _bn = nn.BatchNorm2d(outChannels);
+        conv = nn.Conv2d(inChannels, outChannels, kernel_size: kernelSize, stride: stride, padding: padding, groups: groups, bias: false);
+        bn = nn.BatchNorm2d(outChannels);
         _applyAct = applyAct;
-        register_module("conv", _conv);
-        register_module("bn", _bn);
+        register_module("conv", conv);
+        register_module("bn", bn);
     }
 
     /// <summary>The convolution (for weight initialisation).</summary>
-    public Conv2d Conv => _conv;
+    public Conv2d Conv => conv;
 
     /// <summary>The BatchNorm (for zero-init of the last norm of a residual branch).</summary>
-    public BatchNorm2d Bn => _bn;
+    public BatchNorm2d Bn => bn;
 
     /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = _bn.forward(_conv.forward(x));
+        var y = bn.forward(conv.forward(x));
         if (_applyAct)
         {
             y = nn.functional.relu(y);

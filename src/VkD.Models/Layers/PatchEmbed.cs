@@ -10,7 +10,7 @@ namespace VkD.Models.Layers;
 /// </summary>
 public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d _proj;
+    private readonly Conv2d proj;
 
     /// <summary>Creates the embedding for <paramref name="imgSize"/>-pixel square inputs.</summary>
     public PatchEmbed(int imgSize, int patchSize, int inChans, int embedDim) : base(nameof(PatchEmbed))
@@ -20,8 +20,8 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
             throw new ArgumentException($"Image size {imgSize} is not divisible by patch size {patchSize}.", nameof(imgSize));
         }
         GridSize = imgSize / patchSize;
-        _proj = nn.Conv2d(inChans, embedDim, kernel_size: patchSize, stride: patchSize);
-        register_module("proj", _proj);
+        proj = nn.Conv2d(inChans, embedDim, kernel_size: patchSize, stride: patchSize);
+        register_module("proj", proj);
     }
 
     /// <summary>Patches per side.</summary>
@@ -34,6 +34,6 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return _proj.forward(x).flatten(2).transpose(1, 2).MoveToOuterDisposeScope();
+        return proj.forward(x).flatten(2).transpose(1, 2).MoveToOuterDisposeScope();
     }
 }

@@ -9,16 +9,16 @@ namespace VkD.Models.Layers;
 /// </summary>
 public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
 {
-    private readonly Conv2d _fc1;
-    private readonly Conv2d _fc2;
+    private readonly Conv2d fc1;
+    private readonly Conv2d fc2;
 
     /// <summary>Creates the gate for <paramref name="channels"/> with <paramref name="reducedChannels"/> in between.</summary>
     public SqueezeExcite(long channels, long reducedChannels) : base(nameof(SqueezeExcite))
     {
-        _fc1 = nn.Conv2d(channels, reducedChannels, kernel_size: 1);
-        _fc2 = nn.Conv2d(reducedChannels, channels, kernel_size: 1);
-        register_module("fc1", _fc1);
-        register_module("fc2", _fc2);
+        fc1 = nn.Conv2d(channels, reducedChannels, kernel_size: 1);
+        fc2 = nn.Conv2d(reducedChannels, channels, kernel_size: 1);
+        register_module("fc1", fc1);
+        register_module("fc2", fc2);
     }
 
     /// <inheritdoc />
@@ -26,7 +26,7 @@ public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var s = x.mean([2L, 3L], keepdim: true);
-        s = _fc2.forward(nn.functional.relu(_fc1.forward(s)));
+        s = fc2.forward(nn.functional.relu(fc1.forward(s)));
         return (x * s.sigmoid()).MoveToOuterDisposeScope();
     }
 }

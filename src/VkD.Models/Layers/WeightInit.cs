@@ -7,11 +7,26 @@ namespace VkD.Models.Layers;
 /// <summary>The initialisations timm and torchvision apply after construction, written once.</summary>
 internal static class WeightInit
 {
-    /// <summary>timm's <c>trunc_normal_(t, std)</c>: normal truncated at the absolute bounds [-2, 2].</summary>
-    public static void TruncNormal(Tensor t, double std)
+    /// <summary>timm's <c>trunc_normal_(t, std)</c>: normal truncated at the absolute bounds [-2, 2], drawn by
+    /// inverse CDF as PyTorch does (TorchSharp 0.107's <c>nn.init.trunc_normal_</c> returns near-zero values).</summary>
+    public static void TruncNormal(Tensor t, double std, double a = -2.0, double b = 2.0)
     {
         using var noGrad = torch.no_grad();
-        nn.init.trunc_normal_(t, 0.0, std, -2.0, 2.0);
+        static double NormCdf(double x) => (1.0 + Erf(x / Math.Sqrt(2.0))) / 2.0;
+        var lower = NormCdf(a / std);
+        var upper = NormCdf(b / std);
+        t.uniform_(2 * lower - 1, 2 * upper - 1);
+        t.erfinv_();
+        t.mul_(std * Math.Sqrt(2.0));
+        t.clamp_(a, b);
+    }
+
+    /// <summary>Error function, evaluated by libtorch in double precision.</summary>
+    private static double Erf(double x)
+    {
+        using var v = torch.tensor(x, float64);
+        using var e = v.erf();
+        return e.item<double>();
     }
 
     /// <summary>Normal with the given standard deviation.</summary>
