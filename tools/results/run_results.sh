@@ -55,6 +55,11 @@ for seed in $SEEDS; do
   done
 done
 
+# The teacher's accuracy on the same test images as the students.
+if [[ -f "$OUT/teacher/model.pth" && ! -f "$OUT/teacher/eval.json" ]]; then
+  "$VKD" eval --model resnet32 --student-ckpt "$OUT/teacher/model.pth" --data-set fashion-mnist --data-path "$DATA" \
+    --input-size 28 --threads 1 --num-workers 1 --json "$OUT/teacher/eval.json" > "$OUT/teacher-eval.log" 2>&1
+fi
 if [[ -f "$OUT/teacher/summary.json" ]]; then
   python3 tools/results/summarize_results.py "$OUT" > docs/results.md
   echo "wrote docs/results.md"

@@ -33,16 +33,22 @@ for key, label in variants:
             secs.append(s["seconds"])
     rows.append((key, label, accs, secs))
 
-n_test = teacher["eval_images"]
+student_summary = next((load(os.path.join(out, k, d, "summary.json")) for k, _ in variants
+                        for d in (sorted(os.listdir(os.path.join(out, k))) if os.path.isdir(os.path.join(out, k)) else [])
+                        if os.path.isfile(os.path.join(out, k, d, "summary.json"))), None)
+n_test = student_summary["eval_images"]
+teacher_eval_path = os.path.join(out, "teacher", "eval.json")
+teacher_eval = load(teacher_eval_path) if os.path.isfile(teacher_eval_path) else None
 print("# Results: distilling a CNN teacher into a small CNN student on Fashion-MNIST")
 print()
 print("Produced by `tools/results/run_results.sh` (then `tools/results/summarize_results.py`), not by CI.")
 print()
-s0 = next((r for r in rows if r[2]), None)
-opts = teacher["options"]
-print(f"- Data: Debian's Fashion-MNIST, the first {teacher['train_images']} training images, all {n_test} test images, 28x28 grey.")
-print(f"- Teacher: `resnet32` (CIFAR ResNet, 0.47M parameters, 64-d features) trained with `vkd train` for {teacher['epochs']} epochs: "
-      f"**{teacher['final']['acc1']:.2f}%** test top-1.")
+opts = student_summary["options"]
+t_opts = teacher["options"]
+print(f"- Data: Debian's Fashion-MNIST, the first {student_summary['train_images']} training images, all {n_test} test images, 28x28 grey.")
+t_acc = f"**{teacher_eval['acc1']:.2f}%** top-1 on the same {teacher_eval['images']} test images" if teacher_eval else "(not evaluated)"
+print(f"- Teacher: `resnet32` (CIFAR ResNet, 0.47M parameters, 64-d features) trained with `vkd train` for {teacher['epochs']} epochs "
+      f"on {teacher['train_images']} training images (data path `{t_opts['data-path']}`, train subset {t_opts['train-subset']}): {t_acc}.")
 print(f"- Student: `resnet8` (78k parameters, 64-d features), same data, batch {opts['batch-size']}, AdamW lr {opts['lr']} "
       f"wd {opts['weight-decay']}, cosine to {opts['min-lr']}, label smoothing {opts['smoothing']}, padded random crop + flip, "
       "no mixup; the same epochs and seeds for every variant. Top-1 is the final epoch's, on all test images.")

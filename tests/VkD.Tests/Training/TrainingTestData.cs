@@ -27,6 +27,7 @@ internal static class TrainingTestData
         Mixup = 0,
         Cutmix = 0,
         NumWorkers = 1,
+        Threads = 1,
         SaveEvery = 1,
         Seed = 7,
         OutputDir = outputDir,
