@@ -56,6 +56,7 @@ public sealed class ProgressObserver : ITrainingObserver
         _stepsDone = (long)startEpoch * itersPerEpoch + startIteration;
         _stepsAtStart = _stepsDone;
         _rateWatch.Restart();
+        _imagesSinceStart = 0;
         if (_context is not null)
         {
             _task = _context.AddTask(Describe(startEpoch, 0, 0), maxValue: _stepsTotal);
