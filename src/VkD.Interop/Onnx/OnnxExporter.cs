@@ -1,0 +1,85 @@
+using TorchSharp;
+using VkD.Models;
+using static TorchSharp.torch;
+
+namespace VkD.Interop.Onnx;
+
+/// <summary>
+/// Exports zoo models to ONNX. TorchSharp cannot trace C# modules, so the exporter walks the module tree: an
+/// architecture exporter per model family composes the graph and per-layer emitters write the layers (eval mode: batch
+/// norm uses running statistics, dropout and drop-path vanish).
+/// </summary>
+public static class OnnxExporter
+{
+    private static readonly List<IOnnxArchitectureExporter> Architectures = [.. OnnxArchitectures.BuiltIn()];
+
+    /// <summary>Model families the exporter knows, tried in order (newest registration first).</summary>
+    public static IReadOnlyList<IOnnxArchitectureExporter> KnownArchitectures => Architectures;
+
+    /// <summary>Adds an exporter for a model family defined outside VkD.Models.</summary>
+    public static void Register(IOnnxArchitectureExporter exporter) => Architectures.Insert(0, exporter);
+
+    /// <summary>Exports a zoo classifier with two outputs: <c>logits</c> [B, num_classes] and <c>features</c>
+    /// [B, num_features] (so <see cref="OnnxTeacher"/> opens it with default options).</summary>
+    /// <exception cref="NotSupportedException">The model's family (or one of its layers) has no exporter.</exception>
+    public static void Export(ClassifierModel model, string path, OnnxExportOptions? options = null)
+    {
+        options ??= new OnnxExportOptions();
+        var arch = Architectures.FirstOrDefault(a => a.CanExport(model))
+            ?? throw new NotSupportedException($"ONNX export: no exporter for model type {model.GetType().FullName}. "
+                + $"Known families: {string.Join(", ", Architectures.Select(a => a.GetType().Name))}.");
+        var g = new OnnxGraphBuilder(model.GetName(), options.Opset);
+        var input = AddImageInput(g, options);
+        var ctx = new OnnxExportContext(g);
+        var outputs = WithEval(model, () => arch.Emit(ctx, model, input, options));
+        long?[] batch = [options.DynamicBatch ? null : options.BatchSize];
+        var logits = g.Node("Identity", "logits", [outputs.Logits]);
+        var features = g.Node("Identity", "features", [outputs.Features]);
+        g.AddOutput(logits, [.. batch, model.NumClasses], ["batch", ""]);
+        g.AddOutput(features, [.. batch, model.NumFeatures], ["batch", ""]);
+        g.Save(path);
+    }
+
+    /// <summary>Exports any module the emitters know (a Sequential of TorchSharp layers, say) with one output
+    /// named <c>output</c>.</summary>
+    /// <param name="module">The module; it is put in eval mode for the export and restored afterwards.</param>
+    /// <param name="path">Output .onnx file.</param>
+    /// <param name="options">Opset, input size and batch.</param>
+    /// <param name="emitters">Extra emitters for module types the built-in layers do not cover.</param>
+    public static void ExportModule(nn.Module module, string path, OnnxExportOptions? options = null, params OnnxModuleEmitter[] emitters)
+    {
+        options ??= new OnnxExportOptions();
+        var g = new OnnxGraphBuilder(module.GetName(), options.Opset);
+        var input = AddImageInput(g, options);
+        var ctx = new OnnxExportContext(g);
+        foreach (var e in emitters)
+        {
+            ctx.Register(e);
+        }
+        var result = WithEval(module, () => ctx.Emit(module, input, ""));
+        var output = g.Node("Identity", "output", [result]);
+        // Output rank is not known without shape inference; ONNX allows an output declared without a shape.
+        g.AddOutputUnshaped(output);
+        g.Save(path);
+    }
+
+    private static string AddImageInput(OnnxGraphBuilder g, OnnxExportOptions options) =>
+        g.AddInput(options.InputName,
+            [options.DynamicBatch ? null : options.BatchSize, options.InChannels, options.InputSize, options.InputSize],
+            ["batch", "", "", ""]);
+
+    private static T WithEval<T>(nn.Module module, Func<T> export)
+    {
+        var wasTraining = module.training;
+        module.eval();
+        try
+        {
+            using var noGrad = torch.no_grad();
+            return export();
+        }
+        finally
+        {
+            module.train(wasTraining);
+        }
+    }
+}
