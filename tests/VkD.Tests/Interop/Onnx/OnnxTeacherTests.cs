@@ -74,7 +74,10 @@ public sealed class OnnxTeacherTests
         using var plain = OnnxTeacher.Open(FixturePath("tiny_cnn_dynamic.onnx"));
         using var converting = OnnxTeacher.Open(FixturePath("tiny_cnn_dynamic.onnx"), new OnnxTeacherOptions
         {
-            PixelScale = 255f, Bgr = true, ModelMean = [100f, 110f, 120f], ModelStd = [50f, 50f, 50f],
+            PixelScale = 255f,
+            Bgr = true,
+            ModelMean = [100f, 110f, 120f],
+            ModelStd = [50f, 50f, 50f],
         });
 
         var expected = plain.Forward(expectedInput);
