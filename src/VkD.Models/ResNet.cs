@@ -1,0 +1,199 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using VkD.Models.Layers;
+using static TorchSharp.torch;
+
+namespace VkD.Models;
+
+/// <summary>Residual block family of a torchvision ResNet.</summary>
+public enum ResNetBlock
+{
+    /// <summary>Two 3×3 convolutions (resnet18/34).</summary>
+    Basic,
+
+    /// <summary>1×1 → 3×3 (stride here, "v1.5") → 1×1 with 4× expansion (resnet50+).</summary>
+    Bottleneck,
+}
+
+/// <summary>
+/// torchvision's <c>ResNet</c> (resnet18/34/50) with torchvision's key names: <c>conv1.weight</c>, <c>bn1.*</c>,
+/// <c>layer{1..4}.{j}.conv{k}.weight</c>, <c>layer{i}.{j}.bn{k}.*</c>, <c>layer{i}.{j}.downsample.{0,1}.*</c>,
+/// <c>fc.*</c>. <see cref="ClassifierModel.ForwardFeatures"/> gives the last map [B, C, H/32, W/32].
+/// </summary>
+public sealed class ResNet : ClassifierModel
+{
+    private readonly Conv2d _conv1;
+    private readonly BatchNorm2d _bn1;
+    private readonly MaxPool2d _maxpool;
+    private readonly List<Sequential> _layers = [];
+    private readonly Linear? _fc;
+    private readonly int _numFeatures;
+    private readonly int _numClasses;
+
+    /// <summary>Builds a ResNet with <paramref name="layers"/> blocks per stage.</summary>
+    public ResNet(ResNetBlock block, IReadOnlyList<int> layers, int numClasses = 1000, int inChans = 3) : base(nameof(ResNet))
+    {
+        if (layers.Count != 4)
+        {
+            throw new ArgumentException($"A torchvision ResNet has 4 stages; got {layers.Count}.", nameof(layers));
+        }
+        Block = block;
+        Layers = layers.ToArray();
+        var expansion = block == ResNetBlock.Basic ? 1 : 4;
+        _conv1 = nn.Conv2d(inChans, 64, kernel_size: 7, stride: 2, padding: 3, bias: false);
+        _bn1 = nn.BatchNorm2d(64);
+        _maxpool = nn.MaxPool2d(kernel_size: 3, stride: 2, padding: 1);
+        register_module("conv1", _conv1);
+        register_module("bn1", _bn1);
+        register_module("maxpool", _maxpool);
+        var inplanes = 64;
+        int[] widths = [64, 128, 256, 512];
+        for (var i = 0; i < 4; i++)
+        {
+            var blocks = new List<(string, nn.Module<Tensor, Tensor>)>();
+            for (var j = 0; j < layers[i]; j++)
+            {
+                var stride = i > 0 && j == 0 ? 2 : 1;
+                nn.Module<Tensor, Tensor> m = block == ResNetBlock.Basic
+                    ? new BasicBlock(inplanes, widths[i], stride)
+                    : new BottleneckBlock(inplanes, widths[i], stride);
+                blocks.Add((j.ToString(System.Globalization.CultureInfo.InvariantCulture), m));
+                inplanes = widths[i] * expansion;
+            }
+            var layer = nn.Sequential(blocks.ToArray());
+            _layers.Add(layer);
+            register_module($"layer{i + 1}", layer);
+        }
+        _numFeatures = inplanes;
+        _numClasses = numClasses;
+        if (numClasses > 0)
+        {
+            _fc = nn.Linear(inplanes, numClasses);
+            register_module("fc", _fc);
+        }
+        foreach (var module in modules())
+        {
+            if (module is Conv2d conv)
+            {
+                WeightInit.KaimingNormalFanOut(conv);
+            }
+        }
+    }
+
+    /// <summary>The block family.</summary>
+    public ResNetBlock Block { get; }
+
+    /// <summary>Blocks per stage.</summary>
+    public IReadOnlyList<int> Layers { get; }
+
+    /// <inheritdoc />
+    public override int NumFeatures => _numFeatures;
+
+    /// <inheritdoc />
+    public override int NumClasses => _numClasses;
+
+    /// <inheritdoc />
+    public override Tensor ForwardFeatures(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        x = _maxpool.forward(nn.functional.relu(_bn1.forward(_conv1.forward(x))));
+        foreach (var layer in _layers)
+        {
+            x = layer.forward(x);
+        }
+        return x.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Global average pool → <c>fc</c>; with <paramref name="preLogits"/> the pooled [B, C].</summary>
+    public override Tensor ForwardHead(Tensor features, bool preLogits = false)
+    {
+        using var scope = NewDisposeScope();
+        var pooled = features.mean([2L, 3L]);
+        return (preLogits || _fc is null ? pooled : _fc.forward(pooled)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>conv1x1 + BN shortcut (keys <c>downsample.0</c>, <c>downsample.1</c>) when the shape changes.</summary>
+    internal static Sequential? Shortcut(int inplanes, int outplanes, int stride) =>
+        stride != 1 || inplanes != outplanes
+            ? nn.Sequential(("0", nn.Conv2d(inplanes, outplanes, kernel_size: 1, stride: stride, bias: false)), ("1", nn.BatchNorm2d(outplanes)))
+            : null;
+
+    /// <summary>torchvision / RepDistiller <c>BasicBlock</c>.</summary>
+    internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
+    {
+        private readonly Conv2d _conv1;
+        private readonly BatchNorm2d _bn1;
+        private readonly Conv2d _conv2;
+        private readonly BatchNorm2d _bn2;
+        private readonly Sequential? _downsample;
+
+        public BasicBlock(int inplanes, int planes, int stride) : base(nameof(BasicBlock))
+        {
+            _conv1 = nn.Conv2d(inplanes, planes, kernel_size: 3, stride: stride, padding: 1, bias: false);
+            _bn1 = nn.BatchNorm2d(planes);
+            _conv2 = nn.Conv2d(planes, planes, kernel_size: 3, stride: 1, padding: 1, bias: false);
+            _bn2 = nn.BatchNorm2d(planes);
+            _downsample = Shortcut(inplanes, planes, stride);
+            register_module("conv1", _conv1);
+            register_module("bn1", _bn1);
+            register_module("conv2", _conv2);
+            register_module("bn2", _bn2);
+            if (_downsample is not null)
+            {
+                register_module("downsample", _downsample);
+            }
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            var y = nn.functional.relu(_bn1.forward(_conv1.forward(x)));
+            y = _bn2.forward(_conv2.forward(y));
+            var identity = _downsample is null ? x : _downsample.forward(x);
+            return nn.functional.relu(y + identity).MoveToOuterDisposeScope();
+        }
+    }
+
+    /// <summary>torchvision <c>Bottleneck</c> (stride on the 3×3 conv).</summary>
+    internal sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
+    {
+        private readonly Conv2d _conv1;
+        private readonly BatchNorm2d _bn1;
+        private readonly Conv2d _conv2;
+        private readonly BatchNorm2d _bn2;
+        private readonly Conv2d _conv3;
+        private readonly BatchNorm2d _bn3;
+        private readonly Sequential? _downsample;
+
+        public BottleneckBlock(int inplanes, int planes, int stride) : base(nameof(BottleneckBlock))
+        {
+            _conv1 = nn.Conv2d(inplanes, planes, kernel_size: 1, bias: false);
+            _bn1 = nn.BatchNorm2d(planes);
+            _conv2 = nn.Conv2d(planes, planes, kernel_size: 3, stride: stride, padding: 1, bias: false);
+            _bn2 = nn.BatchNorm2d(planes);
+            _conv3 = nn.Conv2d(planes, planes * 4, kernel_size: 1, bias: false);
+            _bn3 = nn.BatchNorm2d(planes * 4);
+            _downsample = Shortcut(inplanes, planes * 4, stride);
+            register_module("conv1", _conv1);
+            register_module("bn1", _bn1);
+            register_module("conv2", _conv2);
+            register_module("bn2", _bn2);
+            register_module("conv3", _conv3);
+            register_module("bn3", _bn3);
+            if (_downsample is not null)
+            {
+                register_module("downsample", _downsample);
+            }
+        }
+
+        public override Tensor forward(Tensor x)
+        {
+            using var scope = NewDisposeScope();
+            var y = nn.functional.relu(_bn1.forward(_conv1.forward(x)));
+            y = nn.functional.relu(_bn2.forward(_conv2.forward(y)));
+            y = _bn3.forward(_conv3.forward(y));
+            var identity = _downsample is null ? x : _downsample.forward(x);
+            return nn.functional.relu(y + identity).MoveToOuterDisposeScope();
+        }
+    }
+}
