@@ -19,8 +19,9 @@ public static class OnnxExporter
     /// <summary>Adds an exporter for a model family defined outside VkD.Models.</summary>
     public static void Register(IOnnxArchitectureExporter exporter) => Architectures.Insert(0, exporter);
 
-    /// <summary>Exports a zoo classifier with two outputs: <c>logits</c> [B, num_classes] and <c>features</c>
-    /// [B, num_features] (so <see cref="OnnxTeacher"/> opens it with default options).</summary>
+    /// <summary>Exports a zoo classifier with two outputs: <c>logits</c> [B, num_classes] (eval forward; absent when
+    /// the model has no classifier) and <c>features</c> [B, num_features] (the pooled features of
+    /// <see cref="ClassifierModel.ForwardForDistillation"/>), so <see cref="OnnxTeacher"/> opens it with default options.</summary>
     /// <exception cref="NotSupportedException">The model's family (or one of its layers) has no exporter.</exception>
     public static void Export(ClassifierModel model, string path, OnnxExportOptions? options = null)
     {
@@ -33,9 +34,12 @@ public static class OnnxExporter
         var ctx = new OnnxExportContext(g);
         var outputs = WithEval(model, () => arch.Emit(ctx, model, input, options));
         long?[] batch = [options.DynamicBatch ? null : options.BatchSize];
-        var logits = g.Node("Identity", "logits", [outputs.Logits]);
+        if (outputs.Logits is not null)
+        {
+            var logits = g.Node("Identity", "logits", [outputs.Logits]);
+            g.AddOutput(logits, [.. batch, model.NumClasses], ["batch", ""]);
+        }
         var features = g.Node("Identity", "features", [outputs.Features]);
-        g.AddOutput(logits, [.. batch, model.NumClasses], ["batch", ""]);
         g.AddOutput(features, [.. batch, model.NumFeatures], ["batch", ""]);
         g.Save(path);
     }

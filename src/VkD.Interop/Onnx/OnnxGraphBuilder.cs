@@ -82,6 +82,25 @@ public sealed class OnnxGraphBuilder
         return name;
     }
 
+    /// <summary>An int64 scalar (0-d) constant, e.g. a Gather index that drops the gathered axis.</summary>
+    public string Int64Scalar(long value)
+    {
+        var key = "i64s:" + value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (!_constants.TryGetValue(key, out var name))
+        {
+            var t = new TensorProto { Name = name = Unique("const_i64s"), DataType = (int)TensorProto.Types.DataType.Int64 };
+            t.Int64Data.Add(value);
+            _graph.Initializer.Add(t);
+            _constants[key] = name;
+        }
+        return name;
+    }
+
+    /// <summary>ReduceMean over <paramref name="axes"/>: axes are an attribute up to opset 17 and an input from 18.</summary>
+    public string ReduceMean(string x, string name, long[] axes, bool keepDims) => Opset >= 18
+        ? Node("ReduceMean", name, [x, Int64Constant(axes)], Int("keepdims", keepDims ? 1 : 0))
+        : Node("ReduceMean", name, [x], Ints("axes", axes), Int("keepdims", keepDims ? 1 : 0));
+
     /// <summary>A float32 scalar constant, shared between nodes.</summary>
     public string FloatConstant(float value)
     {
