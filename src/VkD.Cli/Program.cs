@@ -14,6 +14,7 @@ public static class Program
             config.SetApplicationName("vkd");
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
             config.PropagateExceptions();
+            config.AddCommand<Commands.ExportCommand>("export").WithDescription("Export a zoo model with trained weights to ONNX.");
         });
         return app.Run(args);
     }

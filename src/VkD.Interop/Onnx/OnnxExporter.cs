@@ -67,6 +67,41 @@ public static class OnnxExporter
         g.Save(path);
     }
 
+    /// <summary>Runs the exported file with ONNX Runtime and the model with TorchSharp on the same random batch and
+    /// returns the largest absolute difference of logits and of features (the check <c>vkd export</c> prints).</summary>
+    /// <param name="model">The model that was exported.</param>
+    /// <param name="path">The exported .onnx file.</param>
+    /// <param name="options">The options it was exported with.</param>
+    /// <param name="batch">Random images to compare on (ignored when the export fixed the batch size).</param>
+    public static (double Logits, double Features) Verify(ClassifierModel model, string path, OnnxExportOptions? options = null, int batch = 2)
+    {
+        options ??= new OnnxExportOptions();
+        var b = options.DynamicBatch ? batch : options.BatchSize;
+        using var scope = torch.NewDisposeScope();
+        var x = torch.randn(b, options.InChannels, options.InputSize, options.InputSize);
+        var outputs = WithEval(model, () =>
+        {
+            var o = model.ForwardForDistillation(x);
+            return (Logits: model.NumClasses > 0 ? model.forward(x) : null, o.PooledFeatures);
+        });
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(path);
+        var data = x.data<float>().ToArray();
+        using var input = Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(data, x.shape);
+        var names = session.OutputMetadata.Keys.ToArray();
+        using var results = session.Run(new Microsoft.ML.OnnxRuntime.RunOptions(), [options.InputName], [input], names);
+        double Diff(string name, Tensor? expected)
+        {
+            var i = Array.IndexOf(names, name);
+            if (i < 0 || expected is null)
+            {
+                return 0;
+            }
+            var actual = torch.tensor(results[i].GetTensorDataAsSpan<float>().ToArray(), results[i].GetTensorTypeAndShape().Shape);
+            return (actual - expected).abs().max().item<float>();
+        }
+        return (Diff("logits", outputs.Logits), Diff("features", outputs.PooledFeatures));
+    }
+
     private static string AddImageInput(OnnxGraphBuilder g, OnnxExportOptions options) =>
         g.AddInput(options.InputName,
             [options.DynamicBatch ? null : options.BatchSize, options.InChannels, options.InputSize, options.InputSize],

@@ -3,6 +3,7 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using TorchSharp;
 using VkD.Distillation.Teachers;
+using VkD.Models;
 using static TorchSharp.torch;
 using Tensor = TorchSharp.torch.Tensor;
 
@@ -28,6 +29,7 @@ public sealed class OnnxTeacher : ITeacher
     private readonly long[][] _perImageOutputShapes;
     private readonly ImageWorker[] _workers;
     private bool _disposed;
+    private string? _ownedFile;
 
     private OnnxTeacher(string path, OnnxTeacherOptions options, Stage[] stages, string featureOutput, string? logitsOutput)
     {
@@ -136,6 +138,30 @@ public sealed class OnnxTeacher : ITeacher
         }
     }
 
+    /// <summary>Runs a zoo model through ONNX Runtime as a teacher (what <c>--teacher-runtime onnx</c> does): exports it
+    /// to a temporary file with <see cref="OnnxExporter"/>, opens that, and deletes the file when the teacher is disposed.</summary>
+    /// <param name="model">The teacher with its trained weights.</param>
+    /// <param name="inputSize">Image size the teacher runs at (ViTs: the size they were built for).</param>
+    /// <param name="options">Threading options; output names and normalisation keep their defaults, which fit an export.</param>
+    public static OnnxTeacher FromModel(ClassifierModel model, int inputSize, OnnxTeacherOptions? options = null)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"vkd-teacher-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
+        OnnxExporter.Export(model, path, new OnnxExportOptions { InputSize = inputSize });
+        try
+        {
+            // The export takes exactly what the TorchSharp model takes: no normalisation change on the way in.
+            options ??= new OnnxTeacherOptions();
+            var teacher = Open(path, options with { ModelMean = options.BatchMean, ModelStd = options.BatchStd, PixelScale = 1f, Bgr = false });
+            teacher._ownedFile = path;
+            return teacher;
+        }
+        catch
+        {
+            File.Delete(path);
+            throw;
+        }
+    }
+
     /// <inheritdoc />
     public TeacherOutputs Forward(Tensor images)
     {
@@ -174,6 +200,10 @@ public sealed class OnnxTeacher : ITeacher
         foreach (var s in _stages)
         {
             s.Dispose();
+        }
+        if (_ownedFile is not null)
+        {
+            File.Delete(_ownedFile);
         }
     }
 

@@ -7,6 +7,7 @@ using static VkD.Tests.Interop.Onnx.OnnxTestSupport;
 namespace VkD.Tests.Interop.Onnx;
 
 /// <summary>Zoo models exported to ONNX and run by ONNX Runtime give TorchSharp's logits and features within 1e-4.</summary>
+[Collection("Onnx")]
 public sealed class OnnxModelExportTests
 {
     public static TheoryData<string, int, int> Models => new()
@@ -79,6 +80,27 @@ public sealed class OnnxModelExportTests
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public void Zoo_teacher_through_ONNX_Runtime_matches_the_TorchSharp_teacher_and_cleans_up_its_file()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using var model = ModelRegistry.Create("deit_nano_convstem_distilled_32", new ModelOptions(NumClasses: 4));
+        model.eval();
+        var x = randn(2, 3, 32, 32);
+        var before = Directory.GetFiles(Path.GetTempPath(), "vkd-teacher-*.onnx").Length;
+        var teacher = OnnxTeacher.FromModel(model, 32, new OnnxTeacherOptions { BatchMean = [0.5f, 0.5f, 0.5f], BatchStd = [0.5f, 0.5f, 0.5f] });
+        var outputs = teacher.Forward(x);
+        using (no_grad())
+        {
+            var expected = model.ForwardForDistillation(x);
+            Assert.True(MaxAbsDiff(outputs.Features, expected.PooledFeatures) < 1e-4);
+            Assert.True(MaxAbsDiff(outputs.Logits!, model.forward(x)) < 1e-4);
+        }
+        teacher.Dispose();
+        Assert.Equal(before, Directory.GetFiles(Path.GetTempPath(), "vkd-teacher-*.onnx").Length);
     }
 
     [Fact]

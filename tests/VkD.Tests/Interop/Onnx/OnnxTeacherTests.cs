@@ -6,6 +6,7 @@ using static VkD.Tests.Interop.Onnx.OnnxTestSupport;
 namespace VkD.Tests.Interop.Onnx;
 
 /// <summary>The ONNX Runtime teacher against PyTorch outputs of tiny models exported by torch.onnx.export.</summary>
+[Collection("Onnx")]
 public sealed class OnnxTeacherTests
 {
     [Fact]
