@@ -1,21 +1,71 @@
+using Spectre.Console;
 using Spectre.Console.Cli;
+using VkD.Cli.Commands;
+using VkD.Cli.Infrastructure;
 
 namespace VkD.Cli;
 
 /// <summary>Entry point of the <c>vkd</c> command line: a thin layer over the VkD libraries.</summary>
 public static class Program
 {
+    /// <summary>Exit code for bad flags, bad data or bad checkpoints (the user's input).</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Exit code when training stops on a NaN/inf loss.</summary>
+    public const int TrainingDiverged = 3;
+
     /// <summary>Runs <c>vkd</c> with the given arguments and returns its exit code.</summary>
-    public static int Main(string[] args)
+    public static int Main(string[] args) => Run(args);
+
+    /// <summary>Runs <c>vkd</c> writing to <paramref name="console"/> (the terminal when null); used by tests.</summary>
+    public static int Run(string[] args, IAnsiConsole? console = null)
     {
+        if (console is not null)
+        {
+            CliConsole.Current = console;
+        }
+        Commands.OnnxTeacherWiring.Register(); // onnx: and ort: teacher kinds for vkd distill (ONNX part)
         var app = new CommandApp();
         app.Configure(config =>
         {
             config.SetApplicationName("vkd");
             config.SetApplicationVersion(typeof(Program).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
+            config.ConfigureConsole(CliConsole.Current);
             config.PropagateExceptions();
+            config.UseStrictParsing();
+            config.AddCommand<QuickstartCommand>("quickstart")
+                .WithDescription("Distill a shipped teacher into a small student three ways (no KD, logit KD, VkD) in ~5 minutes, offline.");
+            config.AddCommand<DistillCommand>("distill")
+                .WithDescription("Train a student from a frozen teacher: CE + gamma*KD + alpha*VkD feature loss (reference: main_distributed.py).");
+            config.AddCommand<TrainCommand>("train")
+                .WithDescription("Supervised training of any zoo model (teachers, no-KD baselines).");
+            config.AddCommand<EvalCommand>("eval")
+                .WithDescription("Top-1/top-5/loss of a checkpoint on a dataset (reference: --eval-student).");
             config.AddCommand<Commands.ExportCommand>("export").WithDescription("Export a zoo model with trained weights to ONNX.");
         });
-        return app.Run(args);
+        try
+        {
+            return app.Run(args);
+        }
+        catch (Exception e) when (e is CommandParseException or CommandRuntimeException)
+        {
+            CliConsole.Error(e.Message);
+            return UsageError;
+        }
+        catch (VkD.Training.Loop.NonFiniteLossException e)
+        {
+            CliConsole.Error(e.Message);
+            return TrainingDiverged;
+        }
+        catch (Exception e) when (IsUserError(e))
+        {
+            CliConsole.Error(e.Message);
+            return UsageError;
+        }
     }
+
+    // Problems with what the user passed (flags, files, data, checkpoints) get one clear line, not a stack trace.
+    private static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
+        or InvalidDataException or KeyNotFoundException or VkD.Interop.Checkpoints.CheckpointFormatException
+        or VkD.Interop.Checkpoints.CheckpointMismatchException;
 }

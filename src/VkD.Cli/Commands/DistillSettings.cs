@@ -1,0 +1,90 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace VkD.Cli.Commands;
+
+/// <summary>Flags of <c>vkd distill</c>: the shared training flags plus teacher, student and loss.</summary>
+public sealed class DistillSettings : TrainingSettings
+{
+    /// <summary>--teacher.</summary>
+    [CommandOption("--teacher <MODEL>"), Description("Teacher: a zoo model name (with --teacher-path), or onnx:PATH.")]
+    public string? Teacher { get; set; }
+
+    /// <summary>--teacher-path.</summary>
+    [CommandOption("--teacher-path <CKPT>"), Description("Teacher weights (.pth/.pth.tar/.safetensors; 'model'/'student' wrappers are unwrapped).")]
+    public string? TeacherPath { get; set; }
+
+    /// <summary>--student-model.</summary>
+    [CommandOption("--student-model <MODEL>"), Description("Student zoo model name.")]
+    public string? StudentModel { get; set; }
+
+    /// <summary>--student-ckpt.</summary>
+    [CommandOption("--student-ckpt <CKPT>"), Description("Initialise the student from this checkpoint.")]
+    public string? StudentCkpt { get; set; }
+
+    /// <summary>--alpha.</summary>
+    [CommandOption("--alpha <W>"), Description("Weight of the feature (VkD) loss (default 1.0; 0 disables).")]
+    public double? Alpha { get; set; }
+
+    /// <summary>--gamma.</summary>
+    [CommandOption("--gamma <W>"), Description("Weight of the logit KD loss (default 1.0; 0 disables).")]
+    public double? Gamma { get; set; }
+
+    /// <summary>--temperature.</summary>
+    [CommandOption("--temperature <T>"), Description("KD temperature (default 1, the reference's fixed value).")]
+    public double? Temperature { get; set; }
+
+    /// <summary>--projector.</summary>
+    [CommandOption("--projector <KIND>"), Description("householder (default), matrix_exp, cayley, or linear (plain, non-orthogonal baseline).")]
+    public string? Projector { get; set; }
+
+    /// <summary>--norm.</summary>
+    [CommandOption("--norm <KIND>"), Description("Teacher-feature normalisation: layernorm (default), batchstd, whiten, none.")]
+    public string? Norm { get; set; }
+
+    /// <summary>--released-projector-decay.</summary>
+    [CommandOption("--released-projector-decay"), Description("Compatibility mode: projector in weight decay with the released int-cast Householder (collapses W to 0).")]
+    public bool? ReleasedProjectorDecay { get; set; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate()
+    {
+        var baseResult = base.Validate();
+        if (!baseResult.Successful)
+        {
+            return baseResult;
+        }
+        if (Alpha is < 0 || Gamma is < 0)
+        {
+            return ValidationResult.Error("--alpha and --gamma must be >= 0.");
+        }
+        if (Temperature is <= 0)
+        {
+            return ValidationResult.Error($"--temperature must be > 0, got {Temperature}.");
+        }
+        string[] projectors = ["householder", "matrix_exp", "cayley", "linear", "auto"];
+        if (Projector is not null && !projectors.Contains(Projector))
+        {
+            return ValidationResult.Error($"--projector {Projector} is unknown; use one of {string.Join(", ", projectors)}.");
+        }
+        string[] norms = ["layernorm", "batchstd", "whiten", "whiten_zca", "none"];
+        if (Norm is not null && !norms.Contains(Norm))
+        {
+            return ValidationResult.Error($"--norm {Norm} is unknown; use one of {string.Join(", ", norms)}.");
+        }
+        return ValidationResult.Success();
+    }
+}
+
+/// <summary>Flags of <c>vkd train</c>: the shared training flags plus the model.</summary>
+public sealed class TrainSettings : TrainingSettings
+{
+    /// <summary>--model.</summary>
+    [CommandOption("--model|--student-model <MODEL>"), Description("Zoo model name to train.")]
+    public string? StudentModel { get; set; }
+
+    /// <summary>--student-ckpt.</summary>
+    [CommandOption("--init-ckpt|--student-ckpt <CKPT>"), Description("Initialise the model from this checkpoint (fine-tuning).")]
+    public string? StudentCkpt { get; set; }
+}

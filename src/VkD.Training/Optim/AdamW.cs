@@ -1,0 +1,197 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace VkD.Training.Optim;
+
+/// <summary>One parameter group of <see cref="AdamW"/>: its parameters (with their names, for logs and
+/// checkpoints) and its weight decay; the learning rate is shared and set per iteration by the schedule.</summary>
+/// <param name="Name">Group label (e.g. "decay", "no_decay").</param>
+/// <param name="Parameters">The group's parameters.</param>
+/// <param name="ParameterNames">Names of <paramref name="Parameters"/>, same order.</param>
+/// <param name="WeightDecay">Decoupled weight decay of the group.</param>
+public sealed record ParamGroup(string Name, IReadOnlyList<Parameter> Parameters, IReadOnlyList<string> ParameterNames, double WeightDecay);
+
+/// <summary>
+/// AdamW with PyTorch's exact single-tensor update (<c>torch.optim.AdamW</c>, amsgrad off): decoupled decay
+/// <c>p ← p(1 − lr·wd)</c>, moments <c>m ← β1 m + (1−β1) g</c>, <c>v ← β2 v + (1−β2) g²</c>, then
+/// <c>p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)</c>. Written here rather than using TorchSharp's so that its
+/// state (step and both moments per parameter) can be saved in PyTorch's optimizer layout and restored exactly.
+/// </summary>
+public sealed class AdamW : IDisposable
+{
+    private readonly Tensor?[] _expAvg;
+    private readonly Tensor?[] _expAvgSq;
+    private readonly long[] _step;
+    private readonly (int Group, Parameter Param)[] _flat;
+
+    /// <summary>Creates the optimiser over <paramref name="groups"/>.</summary>
+    public AdamW(IReadOnlyList<ParamGroup> groups, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    {
+        Groups = groups;
+        LearningRate = lr;
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Eps = eps;
+        _flat = groups.SelectMany((g, gi) => g.Parameters.Select(p => (gi, p))).ToArray();
+        _expAvg = new Tensor?[_flat.Length];
+        _expAvgSq = new Tensor?[_flat.Length];
+        _step = new long[_flat.Length];
+    }
+
+    /// <summary>Parameter groups, in PyTorch's order (their parameters are numbered 0.. across groups).</summary>
+    public IReadOnlyList<ParamGroup> Groups { get; }
+
+    /// <summary>Learning rate of the next step (set by the schedule every iteration).</summary>
+    public double LearningRate { get; set; }
+
+    /// <summary>β1.</summary>
+    public double Beta1 { get; }
+
+    /// <summary>β2.</summary>
+    public double Beta2 { get; }
+
+    /// <summary>Epsilon.</summary>
+    public double Eps { get; }
+
+    /// <summary>All parameters in PyTorch's index order.</summary>
+    public IReadOnlyList<Parameter> Parameters => _flat.Select(f => f.Param).ToArray();
+
+    /// <summary>Clears every gradient (sets it to none, PyTorch's default).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var (_, p) in _flat)
+        {
+            p.grad?.Dispose();
+            p.grad = null;
+        }
+    }
+
+    /// <summary>Applies one update to every parameter that has a gradient.</summary>
+    public void Step()
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        for (var i = 0; i < _flat.Length; i++)
+        {
+            var (gi, p) = _flat[i];
+            var grad = p.grad;
+            if (grad is null)
+            {
+                continue;
+            }
+            if (_expAvg[i] is null)
+            {
+                _expAvg[i] = zeros_like(p).DetachFromDisposeScope();
+                _expAvgSq[i] = zeros_like(p).DetachFromDisposeScope();
+            }
+            var m = _expAvg[i]!;
+            var v = _expAvgSq[i]!;
+            _step[i]++;
+            var wd = Groups[gi].WeightDecay;
+            if (wd != 0)
+            {
+                p.mul_(1 - LearningRate * wd);
+            }
+            m.lerp_(grad, 1 - Beta1);
+            v.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
+            var bias1 = 1 - Math.Pow(Beta1, _step[i]);
+            var bias2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, _step[i]));
+            var denom = v.sqrt().div_(bias2Sqrt).add_(Eps);
+            p.addcdiv_(m, denom, -(LearningRate / bias1));
+        }
+    }
+
+    /// <summary>The state in PyTorch's <c>optimizer.state_dict()</c> layout: <c>state</c> (index →
+    /// {step, exp_avg, exp_avg_sq}) and <c>param_groups</c> (hyper-parameters + parameter indices).
+    /// Tensors are copies the caller owns.</summary>
+    public Dictionary<string, object?> StateDict()
+    {
+        var state = new Dictionary<long, object?>();
+        for (var i = 0; i < _flat.Length; i++)
+        {
+            if (_expAvg[i] is null)
+            {
+                continue;
+            }
+            state[i] = new Dictionary<string, object?>
+            {
+                ["step"] = tensor((float)_step[i]),
+                ["exp_avg"] = _expAvg[i]!.detach().clone(),
+                ["exp_avg_sq"] = _expAvgSq[i]!.detach().clone(),
+            };
+        }
+        var groups = new List<object?>();
+        var index = 0L;
+        foreach (var g in Groups)
+        {
+            groups.Add(new Dictionary<string, object?>
+            {
+                ["lr"] = LearningRate,
+                ["betas"] = new List<object?> { Beta1, Beta2 },
+                ["eps"] = Eps,
+                ["weight_decay"] = g.WeightDecay,
+                ["amsgrad"] = false,
+                ["maximize"] = false,
+                ["params"] = Enumerable.Range(0, g.Parameters.Count).Select(_ => (object?)index++).ToList(),
+            });
+        }
+        return new Dictionary<string, object?> { ["state"] = state, ["param_groups"] = groups };
+    }
+
+    /// <summary>Restores the state written by <see cref="StateDict"/> (as read back from a checkpoint).</summary>
+    public void LoadStateDict(IReadOnlyDictionary<string, object?> dict)
+    {
+        if (dict.GetValueOrDefault("param_groups") is System.Collections.IList groups)
+        {
+            var counts = groups.Cast<object?>().Select(g => g is IReadOnlyDictionary<string, object?> d && d.GetValueOrDefault("params") is System.Collections.IList ps ? ps.Count : -1).ToArray();
+            var expected = Groups.Select(g => g.Parameters.Count).ToArray();
+            if (!counts.SequenceEqual(expected))
+            {
+                throw new InvalidDataException($"Optimizer state has groups of sizes [{string.Join(", ", counts)}] but this model's groups have [{string.Join(", ", expected)}]; the checkpoint belongs to a different model or options.");
+            }
+            if (groups.Count > 0 && groups[0] is IReadOnlyDictionary<string, object?> g0 && g0.GetValueOrDefault("lr") is double lr)
+            {
+                LearningRate = lr;
+            }
+        }
+        if (dict.GetValueOrDefault("state") is not System.Collections.IDictionary state)
+        {
+            throw new InvalidDataException("Optimizer state has no 'state' mapping.");
+        }
+        using var _ = no_grad();
+        foreach (System.Collections.DictionaryEntry e in state)
+        {
+            var i = (int)System.Convert.ToInt64(e.Key, System.Globalization.CultureInfo.InvariantCulture);
+            if (i < 0 || i >= _flat.Length || e.Value is not IReadOnlyDictionary<string, object?> s)
+            {
+                throw new InvalidDataException($"Optimizer state entry {e.Key} does not match any parameter (this model has {_flat.Length}).");
+            }
+            var p = _flat[i].Param;
+            var m = (Tensor)s["exp_avg"]!;
+            var v = (Tensor)s["exp_avg_sq"]!;
+            if (!m.shape.SequenceEqual(p.shape) || !v.shape.SequenceEqual(p.shape))
+            {
+                throw new InvalidDataException($"Optimizer state {i} has shape [{string.Join(", ", m.shape)}] but the parameter has [{string.Join(", ", p.shape)}].");
+            }
+            _expAvg[i]?.Dispose();
+            _expAvgSq[i]?.Dispose();
+            _expAvg[i] = m.to_type(p.dtype).clone().DetachFromDisposeScope();
+            _expAvgSq[i] = v.to_type(p.dtype).clone().DetachFromDisposeScope();
+            _step[i] = s["step"] switch
+            {
+                Tensor t => (long)t.ToDouble(),
+                var o => System.Convert.ToInt64(o, System.Globalization.CultureInfo.InvariantCulture),
+            };
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var t in _expAvg.Concat(_expAvgSq))
+        {
+            t?.Dispose();
+        }
+    }
+}

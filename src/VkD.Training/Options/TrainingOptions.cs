@@ -1,0 +1,148 @@
+namespace VkD.Training.Options;
+
+/// <summary>
+/// Every knob of a training or distillation run, with the defaults of the reference's <c>main_distributed.py</c>
+/// where the reference actually uses the value (see docs/cli.md for the flags it accepts but ignores).
+/// Property names are the PascalCase form of the kebab-case flags (<c>--min-lr</c> is <see cref="MinLr"/>), which is
+/// how config files and the resolved-config dump name them too.
+/// </summary>
+public sealed class TrainingOptions
+{
+    // ---- model and teacher ----
+
+    /// <summary>Zoo name of the model to train (<c>--student-model</c> for distill, <c>--model</c> for train).</summary>
+    public string StudentModel { get; set; } = "";
+
+    /// <summary>Checkpoint to initialise the student from (<c>--student-ckpt</c>); empty for random init.</summary>
+    public string StudentCkpt { get; set; } = "";
+
+    /// <summary>Teacher spec (<c>--teacher</c>): a zoo model name, or a prefixed spec such as <c>onnx:PATH</c>.</summary>
+    public string Teacher { get; set; } = "";
+
+    /// <summary>Teacher weights (<c>--teacher-path</c>) for zoo teachers.</summary>
+    public string TeacherPath { get; set; } = "";
+
+    /// <summary>Stochastic depth rate of the student (<c>--drop-path</c>). The reference accepts it but never passes it.</summary>
+    public double DropPath { get; set; }
+
+    // ---- data ----
+
+    /// <summary>Dataset root (<c>--data-path</c>).</summary>
+    public string DataPath { get; set; } = "";
+
+    /// <summary>Dataset kind (<c>--data-set</c>): see VkD.Data's dataset spec.</summary>
+    public string DataSet { get; set; } = "auto";
+
+    /// <summary>Side of the square network input (<c>--input-size</c>); 0 means the dataset's native size.</summary>
+    public int InputSize { get; set; }
+
+    /// <summary>Images per optimiser step (<c>--batch-size</c>).</summary>
+    public int BatchSize { get; set; } = 256;
+
+    /// <summary>Loader worker threads (<c>--num-workers</c>); results do not depend on it.</summary>
+    public int NumWorkers { get; set; } = 2;
+
+    /// <summary>Use only the first N training images (0 = all); for quick runs and the results script.</summary>
+    public int TrainSubset { get; set; }
+
+    /// <summary>Use only the first N evaluation images (0 = all).</summary>
+    public int EvalSubset { get; set; }
+
+    // ---- loss ----
+
+    /// <summary>Weight of the feature (representation) loss (<c>--alpha</c>).</summary>
+    public double Alpha { get; set; } = 1.0;
+
+    /// <summary>Weight of the logit KD loss (<c>--gamma</c>).</summary>
+    public double Gamma { get; set; } = 1.0;
+
+    /// <summary>KD temperature (<c>--temperature</c>); the reference hard-codes T = 1.</summary>
+    public double Temperature { get; set; } = 1.0;
+
+    /// <summary>Label smoothing (<c>--smoothing</c>).</summary>
+    public double Smoothing { get; set; } = 0.1;
+
+    /// <summary>Projector kind (<c>--projector</c>): householder, matrix_exp, cayley or linear.</summary>
+    public string Projector { get; set; } = "householder";
+
+    /// <summary>Teacher-feature normalisation (<c>--norm</c>): layernorm, batchstd, whiten or none.</summary>
+    public string Norm { get; set; } = "layernorm";
+
+    /// <summary>Put the projector back into weight decay as the released code does (<c>--released-projector-decay</c>).</summary>
+    public bool ReleasedProjectorDecay { get; set; }
+
+    // ---- mixup / cutmix ----
+
+    /// <summary>Mixup alpha (<c>--mixup</c>); 0 disables.</summary>
+    public double Mixup { get; set; } = 0.8;
+
+    /// <summary>CutMix alpha (<c>--cutmix</c>); 0 disables.</summary>
+    public double Cutmix { get; set; } = 1.0;
+
+    /// <summary>Probability of applying mixup or cutmix to a batch (<c>--mixup-prob</c>).</summary>
+    public double MixupProb { get; set; } = 1.0;
+
+    /// <summary>Probability of cutmix instead of mixup when both are on (<c>--mixup-switch-prob</c>).</summary>
+    public double MixupSwitchProb { get; set; } = 0.5;
+
+    // ---- optimisation ----
+
+    /// <summary>Epochs (<c>--epochs</c>).</summary>
+    public int Epochs { get; set; } = 300;
+
+    /// <summary>Peak learning rate (<c>--lr</c>). Used as given; the reference ignores it and runs at 5e-4.</summary>
+    public double Lr { get; set; } = 5e-4;
+
+    /// <summary>Final learning rate of the cosine (<c>--min-lr</c>); the reference's effective value is 5e-6.</summary>
+    public double MinLr { get; set; } = 5e-6;
+
+    /// <summary>Warmup epochs (<c>--warmup-epochs</c>); the reference's effective value is 0.</summary>
+    public double WarmupEpochs { get; set; }
+
+    /// <summary>Learning rate at the start of warmup (<c>--warmup-lr</c>).</summary>
+    public double WarmupLr { get; set; } = 5e-6;
+
+    /// <summary>AdamW decoupled weight decay (<c>--weight-decay</c>).</summary>
+    public double WeightDecay { get; set; } = 0.05;
+
+    /// <summary>Max global gradient norm (<c>--clip-grad</c>); 0 or negative disables clipping.</summary>
+    public double ClipGrad { get; set; }
+
+    /// <summary>AdamW epsilon (<c>--opt-eps</c>).</summary>
+    public double OptEps { get; set; } = 1e-8;
+
+    /// <summary>Keep an EMA copy of the student (<c>--student-ema</c>).</summary>
+    public bool StudentEma { get; set; }
+
+    /// <summary>Start of the EMA momentum schedule, which rises linearly to 1.0 per iteration (<c>--student-ema-decay</c>).</summary>
+    public double StudentEmaDecay { get; set; } = 0.996;
+
+    /// <summary>Seed of everything random in the run (<c>--seed</c>).</summary>
+    public int Seed { get; set; }
+
+    // ---- output ----
+
+    /// <summary>Output folder (<c>--output-dir</c> / <c>--output_dir</c>); empty means no files are written.</summary>
+    public string OutputDir { get; set; } = "";
+
+    /// <summary>Checkpoint to resume from (<c>--resume</c>); <c>auto</c> picks the newest in the output folder.</summary>
+    public string Resume { get; set; } = "";
+
+    /// <summary>Evaluate every N epochs (<c>--eval-every</c>); the last epoch is always evaluated.</summary>
+    public int EvalEvery { get; set; } = 1;
+
+    /// <summary>Keep a numbered checkpoint every N epochs (<c>--save-every</c>; the reference uses 20).</summary>
+    public int SaveEvery { get; set; } = 20;
+
+    /// <summary>Write a mid-epoch checkpoint every N iterations (<c>--save-every-iters</c>); 0 disables.</summary>
+    public int SaveEveryIters { get; set; }
+
+    /// <summary>Intra-op threads (<c>--threads</c>); 0 keeps TorchSharp's default. Results are deterministic per thread count.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Returns a shallow copy, so callers can vary a few fields (the quickstart's three variants).</summary>
+    public TrainingOptions Clone() => (TrainingOptions)MemberwiseClone();
+
+    /// <summary>True when the mixup/cutmix batch transform is active (as the reference's <c>mixup_active</c>).</summary>
+    public bool MixupActive => Mixup > 0 || Cutmix > 0;
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using VkD.Interop.Checkpoints;
+using VkD.Models;
+using VkD.Training.Checkpoints;
+using VkD.Training.Evaluation;
+using VkD.Training.Logging;
+using VkD.Training.Options;
+using static TorchSharp.torch;
+
+namespace VkD.Training.Sessions;
+
+/// <summary>What <c>vkd eval</c> evaluates.</summary>
+public sealed record EvalRequest
+{
+    /// <summary>Zoo model name; empty to take it from the checkpoint's <c>model</c> entry.</summary>
+    public string Model { get; init; } = "";
+
+    /// <summary>Checkpoint with the weights.</summary>
+    public required string Checkpoint { get; init; }
+
+    /// <summary>Evaluate the <c>student_ema</c> entry instead of <c>student</c>.</summary>
+    public bool Ema { get; init; }
+
+    /// <summary>Dataset kind (<c>--data-set</c>).</summary>
+    public string DataSet { get; init; } = "auto";
+
+    /// <summary>Dataset root (<c>--data-path</c>).</summary>
+    public required string DataPath { get; init; }
+
+    /// <summary>Input size (0: from the checkpoint, else the dataset's).</summary>
+    public int InputSize { get; init; }
+
+    /// <summary>Batch size of evaluation.</summary>
+    public int BatchSize { get; init; } = 256;
+
+    /// <summary>Loader threads.</summary>
+    public int NumWorkers { get; init; } = 2;
+
+    /// <summary>Only the first N images (0 = all).</summary>
+    public int EvalSubset { get; init; }
+
+    /// <summary>Write the metrics here as JSON (null: don't).</summary>
+    public string? JsonPath { get; init; }
+
+    /// <summary>Write one CSV row per image here (null: don't).</summary>
+    public string? PredictionsPath { get; init; }
+}
+
+/// <summary>Result of <see cref="EvaluationSession.Run"/>.</summary>
+/// <param name="Metrics">Top-1/top-5/loss.</param>
+/// <param name="Model">The model name used.</param>
+/// <param name="Report">How the weights loaded.</param>
+public sealed record EvalOutcome(EvalMetrics Metrics, string Model, LoadReport Report);
+
+/// <summary><c>vkd eval</c>: loads a checkpoint into a zoo model and measures it on a dataset's evaluation split
+/// with the same transform and head averaging as the trainer's per-epoch evaluation.</summary>
+public static class EvaluationSession
+{
+    /// <summary>Column header of the predictions CSV.</summary>
+    public const string PredictionsHeader = "index,source,label,pred,top5";
+
+    /// <summary>Runs the evaluation; <paramref name="progress"/> gets the number of images done.</summary>
+    public static EvalOutcome Run(EvalRequest r, Action<int, int>? progress = null)
+    {
+        if (!File.Exists(r.Checkpoint))
+        {
+            throw new ArgumentException($"Checkpoint '{r.Checkpoint}' does not exist (pass --student-ckpt or --checkpoint).");
+        }
+        var (model, inputSize) = ReadDefaults(r);
+        TrainingSession.RequireModel(model, "--model");
+        var options = new TrainingOptions
+        {
+            DataSet = r.DataSet,
+            DataPath = r.DataPath,
+            InputSize = r.InputSize > 0 ? r.InputSize : inputSize,
+            BatchSize = Math.Max(1, (int)Math.Ceiling(r.BatchSize / 1.5)),
+            NumWorkers = r.NumWorkers,
+            EvalSubset = r.EvalSubset,
+        };
+        var data = DataSources.Open(options, needTrain: false);
+        using var net = ModelRegistry.Create(model, new ModelOptions(data.NumClasses, data.InputSize, 0, data.Channels));
+        var report = TrainingCheckpoint.LoadWeights(net, r.Checkpoint, r.Ema);
+
+        StreamWriter? predictions = null;
+        if (r.PredictionsPath is not null)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(r.PredictionsPath))!);
+            predictions = new StreamWriter(r.PredictionsPath, false, new UTF8Encoding(false)) { NewLine = "\n" };
+            predictions.WriteLine(PredictionsHeader);
+        }
+        EvalMetrics metrics;
+        using (predictions)
+        {
+            metrics = Evaluator.Evaluate(net, data.Eval,
+                predictions is null ? null : p => predictions.WriteLine(string.Join(',',
+                    p.Index.ToString(CultureInfo.InvariantCulture), Csv(data.Eval.Describe(p.Index)),
+                    p.Label.ToString(CultureInfo.InvariantCulture), p.Top5[0].ToString(CultureInfo.InvariantCulture),
+                    string.Join(' ', p.Top5.Select(c => c.ToString(CultureInfo.InvariantCulture))))),
+                done => progress?.Invoke(done, data.Eval.Count));
+        }
+        if (r.JsonPath is not null)
+        {
+            var json = JsonSerializer.Serialize(new
+            {
+                model,
+                checkpoint = r.Checkpoint,
+                ema = r.Ema,
+                dataset = data.Spec.ToString(),
+                images = metrics.Count,
+                acc1 = metrics.Acc1,
+                acc5 = metrics.Acc5,
+                loss = metrics.Loss,
+            }, new JsonSerializerOptions { WriteIndented = true });
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(r.JsonPath))!);
+            AtomicFile.WriteAllText(r.JsonPath, json);
+        }
+        return new EvalOutcome(metrics, model, report);
+    }
+
+    // A VkD.NET checkpoint records its model and input size; a reference or plain file needs --model.
+    private static (string Model, int InputSize) ReadDefaults(EvalRequest r)
+    {
+        if (r.Model.Length > 0 && r.InputSize > 0)
+        {
+            return (r.Model, r.InputSize);
+        }
+        using var checkpoint = CheckpointReader.Read(r.Checkpoint);
+        var model = r.Model.Length > 0 ? r.Model : checkpoint.Entries.GetValueOrDefault("model") as string
+            ?? throw new ArgumentException($"'{r.Checkpoint}' does not name its model; pass --model (or --student-model).");
+        var size = checkpoint.Entries.GetValueOrDefault("input_size") is { } s ? Convert.ToInt32(s, CultureInfo.InvariantCulture) : 0;
+        return (model, size);
+    }
+
+    private static string Csv(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
+}

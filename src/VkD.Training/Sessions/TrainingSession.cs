@@ -1,0 +1,258 @@
+using TorchSharp;
+using VkD.Distillation.Losses;
+using VkD.Distillation.Normalization;
+using VkD.Distillation.Projectors;
+using VkD.Distillation.Teachers;
+using VkD.Interop.Checkpoints;
+using VkD.Models;
+using VkD.Training.Checkpoints;
+using VkD.Training.Distributed;
+using VkD.Training.Logging;
+using VkD.Training.Loop;
+using VkD.Training.Options;
+using VkD.Training.Teachers;
+using static TorchSharp.torch;
+
+namespace VkD.Training.Sessions;
+
+/// <summary>Which command a session runs.</summary>
+public enum SessionKind
+{
+    /// <summary><c>vkd train</c>: supervised training of one model.</summary>
+    Train,
+
+    /// <summary><c>vkd distill</c>: a student from a frozen teacher.</summary>
+    Distill,
+}
+
+/// <summary>
+/// Builds and runs a whole training or distillation run from resolved options: opens the data, builds the student
+/// (and teacher, projector, loss), checks that everything fits together before the first step, writes the resolved
+/// configuration, and runs the <see cref="Trainer"/>. The CLI's <c>train</c>, <c>distill</c> and <c>quickstart</c> are
+/// thin layers over this.
+/// </summary>
+public static class TrainingSession
+{
+    static TrainingSession()
+    {
+        TeacherFactory.RegisterZoo(CreateZooTeacher);
+    }
+
+    /// <summary>Makes sure the built-in teacher kinds are registered (the static constructor does it).</summary>
+    public static void EnsureRegistered()
+    {
+    }
+
+    /// <summary>Runs a session; see <see cref="SessionKind"/>.</summary>
+    /// <param name="kind">Train or distill.</param>
+    /// <param name="options">Resolved options.</param>
+    /// <param name="observer">Progress receiver.</param>
+    /// <param name="sync">Gradient sync (single process when null).</param>
+    /// <param name="stopAfterSteps">Test hook: stop like a crash after this many steps.</param>
+    public static TrainingResult Run(SessionKind kind, TrainingOptions options, ITrainingObserver? observer = null,
+        IGradientSync? sync = null, long? stopAfterSteps = null)
+    {
+        observer ??= NullTrainingObserver.Instance;
+        sync ??= SingleProcessGradientSync.Instance;
+        Validate(kind, options);
+        if (options.Threads > 0)
+        {
+            set_num_threads(options.Threads);
+        }
+        var data = DataSources.Open(options, sync.Rank, sync.WorldSize);
+        var modelOptions = new ModelOptions(data.NumClasses, data.InputSize, options.DropPath, data.Channels);
+
+        // The student's initial weights depend only on the seed (and the projector's on the same stream after it).
+        random.manual_seed(options.Seed);
+        var student = ModelRegistry.Create(options.StudentModel, modelOptions);
+        try
+        {
+            if (!string.IsNullOrEmpty(options.StudentCkpt))
+            {
+                var report = TrainingCheckpoint.LoadWeights(student, options.StudentCkpt);
+                observer.OnMessage($"Initialised {options.StudentModel} from {options.StudentCkpt}: {report.Describe()}.");
+            }
+            var objective = kind == SessionKind.Train
+                ? TrainingObjective.Supervised(options.Smoothing)
+                : BuildDistillation(options, student, data);
+            using (objective)
+            {
+                CheckShapes(student, objective, data);
+                var metadata = new Dictionary<string, object?>
+                {
+                    ["command"] = kind == SessionKind.Train ? "train" : "distill",
+                    ["teacher"] = kind == SessionKind.Distill ? options.Teacher : null,
+                    ["dataset"] = data.Spec.ToString(),
+                    ["num_classes"] = (long)data.NumClasses,
+                    ["input_size"] = (long)data.InputSize,
+                    ["in_chans"] = (long)data.Channels,
+                };
+                if (sync.IsMain && options.OutputDir.Length > 0)
+                {
+                    Directory.CreateDirectory(options.OutputDir);
+                    var config = System.Text.Json.JsonSerializer.Serialize(ConfigFile.ToFlags(options), new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+                    AtomicFile.WriteAllText(Path.Combine(options.OutputDir, RunFiles.ConfigJson), config);
+                }
+                var trainer = new Trainer(new TrainerSetup
+                {
+                    Student = student,
+                    StudentName = options.StudentModel,
+                    CreateEmaModel = () => ModelRegistry.Create(options.StudentModel, modelOptions),
+                    Objective = objective,
+                    Train = data.Train,
+                    Eval = data.Eval,
+                    Mixer = options.MixupActive && options.MixupProb > 0 ? new MixupBatchMixer(options, data.NumClasses) : null,
+                    Options = options,
+                    Sync = sync,
+                    Observer = observer,
+                    StopAfterSteps = stopAfterSteps,
+                    Metadata = metadata,
+                });
+                return trainer.Run();
+            }
+        }
+        finally
+        {
+            student.Dispose();
+        }
+    }
+
+    /// <summary>Checks names and option values that do not need any data, so bad flags fail immediately.</summary>
+    /// <exception cref="ArgumentException">The message names the flag and the accepted values.</exception>
+    public static void Validate(SessionKind kind, TrainingOptions o)
+    {
+        if (string.IsNullOrWhiteSpace(o.StudentModel))
+        {
+            throw new ArgumentException(kind == SessionKind.Train ? "No model given: pass --model <name>." : "No student given: pass --student-model <name>.");
+        }
+        RequireModel(o.StudentModel, kind == SessionKind.Train ? "--model" : "--student-model");
+        if (kind == SessionKind.Distill)
+        {
+            if (string.IsNullOrWhiteSpace(o.Teacher))
+            {
+                throw new ArgumentException("No teacher given: pass --teacher <zoo model> --teacher-path <weights>, or --teacher onnx:PATH.");
+            }
+            if (!o.Teacher.Contains(':'))
+            {
+                RequireModel(o.Teacher, "--teacher");
+                if (string.IsNullOrEmpty(o.TeacherPath))
+                {
+                    throw new ArgumentException($"--teacher {o.Teacher} needs --teacher-path: no pretrained weights can be downloaded here, so a teacher is a checkpoint you trained (vkd train) or converted.");
+                }
+                if (!File.Exists(o.TeacherPath))
+                {
+                    throw new ArgumentException($"--teacher-path '{o.TeacherPath}' does not exist.");
+                }
+            }
+            if (!ProjectorFactory.Names.Contains(o.Projector))
+            {
+                throw new ArgumentException($"--projector {o.Projector} is unknown; use one of {string.Join(", ", ProjectorFactory.Names)}.");
+            }
+            if (!NormalizationFactory.Names.Contains(o.Norm))
+            {
+                throw new ArgumentException($"--norm {o.Norm} is unknown; use one of {string.Join(", ", NormalizationFactory.Names)}.");
+            }
+        }
+        if (!string.IsNullOrEmpty(o.StudentCkpt) && !File.Exists(o.StudentCkpt))
+        {
+            throw new ArgumentException($"--student-ckpt '{o.StudentCkpt}' does not exist.");
+        }
+        if (o.BatchSize <= 0 || o.Epochs <= 0)
+        {
+            throw new ArgumentException($"--batch-size and --epochs must be positive (got {o.BatchSize}, {o.Epochs}).");
+        }
+        if (o.MixupActive && o.MixupProb > 0 && o.BatchSize % 2 != 0)
+        {
+            throw new ArgumentException($"Mixup/CutMix pairs each image with its mirror in the batch, so --batch-size must be even (got {o.BatchSize}); or pass --mixup 0 --cutmix 0.");
+        }
+    }
+
+    /// <summary>Throws a clear error unless <paramref name="name"/> is in the model zoo.</summary>
+    public static void RequireModel(string name, string flag)
+    {
+        if (!ModelRegistry.Contains(name))
+        {
+            throw new ArgumentException($"{flag} {name}: unknown model. Known models: {string.Join(", ", ModelRegistry.Names)}.");
+        }
+    }
+
+    private static TrainingObjective BuildDistillation(TrainingOptions o, ClassifierModel student, DataSources data)
+    {
+        var teacher = TeacherFactory.Create(new TeacherRequest(o.Teacher, o.TeacherPath, data.NumClasses, data.InputSize, data.Channels));
+        try
+        {
+            if (o.Gamma > 0 && teacher.NumClasses != data.NumClasses)
+            {
+                throw new ArgumentException($"The teacher has {teacher.NumClasses} classes but the dataset has {data.NumClasses}; logit KD (--gamma {o.Gamma}) needs them equal (or pass --gamma 0).");
+            }
+            if (o.Gamma > 0 && teacher.NumClasses != student.NumClasses)
+            {
+                throw new ArgumentException($"Teacher ({teacher.NumClasses} classes) and student ({student.NumClasses}) heads cannot be paired for logit KD.");
+            }
+            var projector = ProjectorFactory.Create(o.Projector, student.NumFeatures, teacher.FeatureDim,
+                new OrthogonalProjectorOptions(ReleasedCompatibility: o.ReleasedProjectorDecay));
+            var loss = new DistillationLoss(projector, new IdentityNormalization(), NormalizationFactory.Create(o.Norm),
+                new DistillationLossOptions(o.Alpha, o.Gamma, o.Temperature, o.MixupActive ? 0.0 : o.Smoothing));
+            return TrainingObjective.Distillation(teacher, loss);
+        }
+        catch
+        {
+            teacher.Dispose();
+            throw;
+        }
+    }
+
+    // One tiny forward pass of everything before step 0, so shape problems surface as clear errors, not mid-training.
+    private static void CheckShapes(ClassifierModel student, TrainingObjective objective, DataSources data)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var x = zeros(2, data.Channels, data.InputSize, data.InputSize);
+        ClassifierOutputs outputs;
+        try
+        {
+            student.eval();
+            outputs = student.ForwardForDistillation(x);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new ArgumentException($"The student cannot run on {data.Channels}x{data.InputSize}x{data.InputSize} inputs: {e.Message}", e);
+        }
+        if (outputs.Logits.shape[1] != data.NumClasses)
+        {
+            throw new ArgumentException($"The student outputs {outputs.Logits.shape[1]} classes but the dataset has {data.NumClasses}.");
+        }
+        if (objective.UsesTeacher)
+        {
+            TeacherOutputs t;
+            try
+            {
+                t = objective.Teacher!.Forward(x);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                throw new ArgumentException($"The teacher cannot run on {data.Channels}x{data.InputSize}x{data.InputSize} inputs: {e.Message}", e);
+            }
+            if (t.Features.shape[^1] != objective.Loss!.Projector.OutFeatures || outputs.PooledFeatures.shape[^1] != objective.Loss.Projector.InFeatures)
+            {
+                throw new ArgumentException($"Student features [{string.Join(", ", outputs.PooledFeatures.shape)}] and teacher features [{string.Join(", ", t.Features.shape)}] cannot be paired by a {objective.Loss.Projector.InFeatures}->{objective.Loss.Projector.OutFeatures} projector.");
+            }
+        }
+    }
+
+    private static ITeacher CreateZooTeacher(TeacherRequest request)
+    {
+        RequireModel(request.Spec, "--teacher");
+        var model = ModelRegistry.Create(request.Spec, new ModelOptions(request.NumClasses, request.InputSize, 0, request.InChannels));
+        try
+        {
+            CheckpointLoader.Load(model, request.WeightsPath, new StateDictOptions { ExcludePrefixes = [TrainingCheckpoint.ProjectorPrefix] }, strict: true);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return new ModelTeacher(model, request.Spec);
+    }
+}

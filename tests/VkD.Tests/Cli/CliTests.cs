@@ -1,0 +1,141 @@
+using Spectre.Console;
+using VkD.Cli;
+using VkD.Tests.Training;
+using VkD.Training.Logging;
+
+namespace VkD.Tests.Cli;
+
+[Collection(EndToEndCollection.Name)]
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vkd-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static (int Code, string Output) Run(params string[] args)
+    {
+        var writer = new StringWriter();
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No,
+            ColorSystem = ColorSystemSupport.NoColors,
+            Interactive = InteractionSupport.No,
+            Out = new AnsiConsoleOutput(writer),
+        });
+        console.Profile.Width = 400;
+        var code = Program.Run(args, console);
+        return (code, writer.ToString());
+    }
+
+    private string[] TinyTrainArgs(string outDir, params string[] extra) =>
+    [
+        "--data-set", "fashion-mnist", "--data-path", TrainingTestData.DataPath, "--train-subset", "128", "--eval-subset", "64",
+        "--batch-size", "32", "--epochs", "1", "--mixup", "0", "--cutmix", "0", "--threads", "1", "--num-workers", "1",
+        "--output_dir", outDir, .. extra,
+    ];
+
+    [Fact]
+    public void Unknown_student_model_is_a_usage_error_naming_the_known_models()
+    {
+        var (code, output) = Run(["distill", "--student-model", "deit_gigantic", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath,
+            .. TinyTrainArgs(Path.Combine(_dir, "x"))]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--student-model deit_gigantic: unknown model", output);
+        Assert.Contains("resnet8", output);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "x")), "nothing may be written before the error");
+    }
+
+    [Fact]
+    public void Bad_flag_values_are_usage_errors()
+    {
+        var (code, output) = Run("distill", "--projector", "qr", "--student-model", "resnet8");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--projector qr is unknown", output);
+
+        (code, output) = Run("train", "--model", "resnet8", "--batch-size", "-3");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--batch-size must be positive", output);
+
+        (code, output) = Run("train", "--no-such-flag");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("no-such-flag", output);
+    }
+
+    [Fact]
+    public void A_data_path_without_data_is_a_usage_error_before_training()
+    {
+        var empty = Directory.CreateDirectory(Path.Combine(_dir, "empty")).FullName;
+        var (code, output) = Run("train", "--model", "resnet8", "--data-path", empty, "--output-dir", Path.Combine(_dir, "o"));
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("holds no dataset", output);
+
+        (code, output) = Run("train", "--model", "resnet8", "--data-set", "fashion-mnist", "--data-path", empty);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("No usable FashionMnist data", output);
+    }
+
+    [Fact]
+    public void Teacher_and_student_that_cannot_be_paired_fail_before_training()
+    {
+        // An orthogonal projector needs d_s <= d_t: a 256-d student (resnet8x4) cannot map into a 64-d teacher (resnet32).
+        var (code, output) = Run(["distill", "--student-model", "resnet8x4", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath,
+            .. TinyTrainArgs(Path.Combine(_dir, "pair"))]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("d_s <= d_t", output);
+        Assert.False(File.Exists(Path.Combine(_dir, "pair", RunFiles.IterationsCsv)));
+    }
+
+    [Fact]
+    public void Config_file_values_apply_and_flags_override_them_and_eval_writes_json_and_predictions()
+    {
+        var outDir = Path.Combine(_dir, "cfg");
+        var config = Path.Combine(_dir, "run.yaml");
+        File.WriteAllText(config, "model: resnet8\nlr: 0.004\nseed: 5\nepochs: 3\n");
+        var (code, output) = Run(["train", "--config", config, .. TinyTrainArgs(outDir), "--opt", "sgd"]);
+        Assert.True(code == 0, output);
+        Assert.Contains("--opt is accepted for compatibility", output);
+        var resolved = File.ReadAllText(Path.Combine(outDir, RunFiles.ConfigJson));
+        Assert.Contains("\"lr\": 0.004", resolved);
+        Assert.Contains("\"seed\": 5", resolved);
+        Assert.Contains("\"epochs\": 1", resolved); // the flag beat the file's 3
+        Assert.Contains("epoch 1/1", output);
+
+        var json = Path.Combine(_dir, "metrics.json");
+        var predictions = Path.Combine(_dir, "pred.csv");
+        (code, output) = Run("eval", "--eval-student", "--student-ckpt", Path.Combine(outDir, RunFiles.LatestCheckpoint), "--data-set", "fashion-mnist",
+            "--data-path", TrainingTestData.DataPath, "--eval-subset", "64", "--json", json, "--predictions", predictions, "--threads", "1");
+        Assert.True(code == 0, output);
+        Assert.Contains("top-1", output);
+        var lines = File.ReadAllLines(predictions);
+        Assert.Equal("index,source,label,pred,top5", lines[0]);
+        Assert.Equal(65, lines.Length);
+        Assert.Equal(5, lines[1].Split(',')[4].Split(' ').Length);
+        var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)).RootElement;
+        var correct = lines.Skip(1).Count(l => l.Split(',')[2] == l.Split(',')[3]);
+        Assert.Equal(100.0 * correct / 64, metrics.GetProperty("acc1").GetDouble(), 9);
+        var logged = CsvLog.Read(Path.Combine(outDir, RunFiles.EpochsCsv))[^1]["acc1"];
+        Assert.Equal(double.Parse(logged, System.Globalization.CultureInfo.InvariantCulture), metrics.GetProperty("acc1").GetDouble(), 9);
+    }
+
+    [Fact]
+    public void Quickstart_runs_its_three_variants_on_a_reduced_size_and_writes_the_report()
+    {
+        var outDir = Path.Combine(_dir, "qs");
+        var (code, output) = Run("quickstart", "--output-dir", outDir, "--epochs", "1", "--train-subset", "128", "--eval-subset", "64", "--threads", "1");
+        Assert.True(code == 0, output);
+        foreach (var v in new[] { "no_kd", "logit_kd", "vkd" })
+        {
+            Assert.Contains($"--- {v}", output);
+            Assert.True(File.Exists(Path.Combine(outDir, v, RunFiles.SummaryJson)), $"{v} wrote no summary");
+            Assert.True(File.Exists(Path.Combine(outDir, v, RunFiles.LossPlot)), $"{v} wrote no loss plot");
+        }
+        var report = File.ReadAllText(Path.Combine(outDir, "quickstart.md"));
+        Assert.Contains("| vkd |", report);
+        Assert.Contains("| logit_kd |", report);
+        // The VkD variant really trains with the feature term, the others do not.
+        var vkdIters = CsvLog.Read(Path.Combine(outDir, "vkd", RunFiles.IterationsCsv));
+        Assert.All(vkdIters, r => Assert.NotEqual("0", r["repr"]));
+        Assert.All(CsvLog.Read(Path.Combine(outDir, "logit_kd", RunFiles.IterationsCsv)), r => Assert.Equal("0", r["repr"]));
+        Assert.All(CsvLog.Read(Path.Combine(outDir, "no_kd", RunFiles.IterationsCsv)), r => Assert.Equal("0", r["kd"]));
+    }
+}
