@@ -24,6 +24,7 @@ public static class Program
         {
             CliConsole.Current = console;
         }
+        Commands.OnnxTeacherWiring.Register(); // onnx: and ort: teacher kinds for vkd distill (ONNX part)
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -42,6 +43,7 @@ public static class Program
                 .WithDescription("Top-1/top-5/loss of a checkpoint on a dataset (reference: --eval-student).");
             config.AddBranch("data", data => data.AddCommand<Commands.DataMakeDetectionCommand>("make-detection").WithDescription("Compose real objects into a COCO detection set."));
             config.AddBranch("detect", detect => detect.AddCommand<Commands.DetectEvalCommand>("eval").WithDescription("COCO bbox evaluation (pycocotools' 12 numbers)."));
+            config.AddCommand<Commands.ExportCommand>("export").WithDescription("Export a zoo model with trained weights to ONNX.");
         });
         try
         {

@@ -1,0 +1,94 @@
+using System.Globalization;
+using VkD.Distillation.Teachers;
+using VkD.Interop.Checkpoints;
+using VkD.Interop.Onnx;
+using VkD.Models;
+using VkD.Training.Teachers;
+
+namespace VkD.Cli.Commands;
+
+/// <summary>
+/// Plugs the ONNX teachers into <c>vkd distill</c>'s <c>--teacher</c> through <see cref="TeacherFactory"/> (the train
+/// part's extension point), so the distill flags stay untouched:
+/// <list type="bullet">
+/// <item><c>--teacher onnx:PATH[?key=value&amp;...]</c>: any ONNX model through ONNX Runtime. Keys: <c>features</c>,
+/// <c>logits</c>, <c>input</c> (names), <c>size</c>, <c>pool</c> (avg|max|first), <c>batch-mean</c>/<c>batch-std</c>
+/// (how the data is normalised, default ImageNet), <c>mean</c>/<c>std</c>/<c>pixel-scale</c>/<c>bgr</c> (what the model
+/// expects), <c>preprocess</c> (an ONNX model run first), <c>threads</c>, <c>sessions</c>.</item>
+/// <item><c>--teacher ort:MODEL --teacher-path CKPT</c>: a zoo teacher with its weights, exported and run by ONNX
+/// Runtime instead of TorchSharp (see docs/benchmarks.md for when that is faster).</item>
+/// </list>
+/// </summary>
+public static class OnnxTeacherWiring
+{
+    /// <summary>Registers the <c>onnx:</c> and <c>ort:</c> teacher kinds (idempotent).</summary>
+    public static void Register()
+    {
+        TeacherFactory.Register("onnx", r => OpenOnnx(r.Spec));
+        TeacherFactory.Register("ort", OpenZooThroughOnnxRuntime);
+    }
+
+    /// <summary>Opens <c>PATH[?key=value&amp;...]</c> as an <see cref="OnnxTeacher"/>.</summary>
+    public static OnnxTeacher OpenOnnx(string spec)
+    {
+        var q = spec.IndexOf('?', StringComparison.Ordinal);
+        var path = q < 0 ? spec : spec[..q];
+        var options = new OnnxTeacherOptions();
+        if (q >= 0)
+        {
+            foreach (var pair in spec[(q + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var eq = pair.IndexOf('=', StringComparison.Ordinal);
+                var key = eq < 0 ? pair : pair[..eq];
+                var value = eq < 0 ? "true" : pair[(eq + 1)..];
+                options = key switch
+                {
+                    "features" => options with { FeatureOutput = value },
+                    "logits" => options with { LogitsOutput = value },
+                    "input" => options with { InputName = value },
+                    "size" => options with { InputSize = Int(value, key) },
+                    "pool" => options with { FeaturePooling = Pool(value) },
+                    "batch-mean" => options with { BatchMean = Floats(value, key) },
+                    "batch-std" => options with { BatchStd = Floats(value, key) },
+                    "mean" => options with { ModelMean = Floats(value, key) },
+                    "std" => options with { ModelStd = Floats(value, key) },
+                    "pixel-scale" => options with { PixelScale = Floats(value, key)[0] },
+                    "bgr" => options with { Bgr = bool.Parse(value) },
+                    "preprocess" => options with { PreprocessorPath = value },
+                    "threads" => options with { IntraOpThreads = Int(value, key) },
+                    "sessions" => options with { ParallelSessions = Int(value, key) },
+                    _ => throw new ArgumentException($"Unknown ONNX teacher option '{key}' in --teacher onnx:{spec}; known: features, "
+                        + "logits, input, size, pool, batch-mean, batch-std, mean, std, pixel-scale, bgr, preprocess, threads, sessions."),
+                };
+            }
+        }
+        return OnnxTeacher.Open(path, options);
+    }
+
+    private static ITeacher OpenZooThroughOnnxRuntime(TeacherRequest r)
+    {
+        if (!ModelRegistry.Contains(r.Spec))
+        {
+            throw new ArgumentException($"--teacher ort:{r.Spec}: unknown zoo model. Known models: {string.Join(", ", ModelRegistry.Names)}.");
+        }
+        using var model = ModelRegistry.Create(r.Spec, new ModelOptions(r.NumClasses, r.InputSize, 0, r.InChannels));
+        CheckpointLoader.Load(model, r.WeightsPath, new StateDictOptions { ExcludePrefixes = ["projector."] }, strict: true);
+        return OnnxTeacher.FromModel(model, r.InputSize);
+    }
+
+    private static int Int(string value, string key) =>
+        int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v
+            : throw new ArgumentException($"ONNX teacher option '{key}' needs an integer; got '{value}'.");
+
+    private static float[] Floats(string value, string key) =>
+        value.Split(',').Select(v => float.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var f) ? f
+            : throw new ArgumentException($"ONNX teacher option '{key}' needs numbers (comma separated); got '{value}'.")).ToArray();
+
+    private static OnnxFeaturePooling Pool(string value) => value.ToLowerInvariant() switch
+    {
+        "avg" or "average" or "mean" => OnnxFeaturePooling.Average,
+        "max" => OnnxFeaturePooling.Max,
+        "first" or "cls" => OnnxFeaturePooling.FirstToken,
+        _ => throw new ArgumentException($"ONNX teacher option 'pool' is avg, max or first; got '{value}'."),
+    };
+}
