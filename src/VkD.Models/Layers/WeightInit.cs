@@ -16,11 +16,6 @@ internal static class WeightInit
         var lower = NormCdf(a / std);
         var upper = NormCdf(b / std);
         t.uniform_(2 * lower - 1, 2 * upper - 1);
-        // With std << |a|, b the bounds are exactly -1 and 1, and libtorch's vectorised erfinv returns NaN (not PyTorch's
-        // +-inf, which the clamp below would have turned into a bound) for a draw of exactly +-1. Keeping the draw
-        // strictly inside (-1, 1) removes the NaN without changing the distribution.
-        var edge = t.dtype == ScalarType.Float64 ? Math.BitDecrement(1.0) : (double)MathF.BitDecrement(1.0f);
-        t.clamp_(-edge, edge);
         t.erfinv_();
         t.mul_(std * Math.Sqrt(2.0));
         t.clamp_(a, b);
