@@ -15,6 +15,10 @@ public sealed class DistillSettings : TrainingSettings
     [CommandOption("--teacher-path <CKPT>"), Description("Teacher weights (.pth/.pth.tar/.safetensors; 'model'/'student' wrappers are unwrapped).")]
     public string? TeacherPath { get; set; }
 
+    /// <summary>--teacher-runtime.</summary>
+    [CommandOption("--teacher-runtime <RUNTIME>"), Description("torch (default) or onnx: run a zoo teacher through ONNX Runtime (same as --teacher ort:MODEL; faster on CPU, see docs/benchmarks.md).")]
+    public string? TeacherRuntime { get; set; }
+
     /// <summary>--student-model.</summary>
     [CommandOption("--student-model <MODEL>"), Description("Student zoo model name.")]
     public string? StudentModel { get; set; }

@@ -73,7 +73,7 @@ public static class OnnxTeacherWiring
         }
         using var model = ModelRegistry.Create(r.Spec, new ModelOptions(r.NumClasses, r.InputSize, 0, r.InChannels));
         CheckpointLoader.Load(model, r.WeightsPath, new StateDictOptions { ExcludePrefixes = ["projector."] }, strict: true);
-        return OnnxTeacher.FromModel(model, r.InputSize);
+        return OnnxTeacher.FromModel(model, r.InputSize, inChannels: r.InChannels);
     }
 
     private static int Int(string value, string key) =>

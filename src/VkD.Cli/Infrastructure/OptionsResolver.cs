@@ -41,6 +41,33 @@ public static class OptionsResolver
         {
             options.StudentEma = false;
         }
+        if (settings is DistillSettings { TeacherRuntime: { } runtime })
+        {
+            options.Teacher = ApplyTeacherRuntime(options.Teacher, runtime);
+        }
         return options;
+    }
+
+    // --teacher-runtime onnx is a spelling of the ort: teacher kind (ExportOnnxTeacherWiring), kept for users who
+    // switch runtimes without rewriting the teacher name.
+    private static string ApplyTeacherRuntime(string teacher, string runtime)
+    {
+        switch (runtime.ToLowerInvariant())
+        {
+            case "torch" or "torchsharp":
+                return teacher;
+            case "onnx" or "ort" or "onnxruntime":
+                if (string.IsNullOrEmpty(teacher))
+                {
+                    throw new ArgumentException("--teacher-runtime onnx needs --teacher MODEL (a zoo model name).");
+                }
+                if (teacher.Contains(':', StringComparison.Ordinal))
+                {
+                    throw new ArgumentException($"--teacher-runtime onnx applies to zoo teachers; '--teacher {teacher}' already names its runtime.");
+                }
+                return "ort:" + teacher;
+            default:
+                throw new ArgumentException($"--teacher-runtime '{runtime}' is not known: use torch or onnx.");
+        }
     }
 }

@@ -143,10 +143,11 @@ public sealed class OnnxTeacher : ITeacher
     /// <param name="model">The teacher with its trained weights.</param>
     /// <param name="inputSize">Image size the teacher runs at (ViTs: the size they were built for).</param>
     /// <param name="options">Threading options; output names and normalisation keep their defaults, which fit an export.</param>
-    public static OnnxTeacher FromModel(ClassifierModel model, int inputSize, OnnxTeacherOptions? options = null)
+    /// <param name="inChannels">Image channels the model takes (1 for grey-scale models such as the quickstart teacher).</param>
+    public static OnnxTeacher FromModel(ClassifierModel model, int inputSize, OnnxTeacherOptions? options = null, int inChannels = 3)
     {
         var path = Path.Combine(Path.GetTempPath(), $"vkd-teacher-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
-        OnnxExporter.Export(model, path, new OnnxExportOptions { InputSize = inputSize });
+        OnnxExporter.Export(model, path, new OnnxExportOptions { InputSize = inputSize, InChannels = inChannels });
         try
         {
             // The export takes exactly what the TorchSharp model takes: no normalisation change on the way in.
@@ -166,9 +167,10 @@ public sealed class OnnxTeacher : ITeacher
     public TeacherOutputs Forward(Tensor images)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (images.dim() != 4 || images.shape[1] != 3)
+        var channels = InputShape.Count == 4 && InputShape[1] > 0 ? InputShape[1] : 3;
+        if (images.dim() != 4 || images.shape[1] != channels)
         {
-            throw new ArgumentException($"ONNX teacher '{ModelPath}' takes image batches [B, 3, H, W]; got "
+            throw new ArgumentException($"ONNX teacher '{ModelPath}' takes image batches [B, {channels}, H, W]; got "
                 + $"{OnnxModelDescription.Shape(images.shape)}.", nameof(images));
         }
         using var scope = NewDisposeScope();
@@ -318,6 +320,13 @@ public sealed class OnnxTeacher : ITeacher
         }
         if (!identity)
         {
+            if (x.shape[1] != 3)
+            {
+                // The mean/std/BGR conversion is defined per RGB channel; other channel counts must arrive normalised
+                // the way the model expects.
+                throw new ArgumentException($"ONNX teacher '{ModelPath}': normalisation conversion needs 3-channel images; "
+                    + $"got {OnnxModelDescription.Shape(x.shape)}. Feed images normalised as the model expects.");
+            }
             x = x * Channel(o.BatchStd) + Channel(o.BatchMean);
             x = x * o.PixelScale;
             if (o.Bgr)
@@ -470,10 +479,10 @@ public sealed class OnnxTeacher : ITeacher
                         + $"{OnnxModelDescription.Join(inputs)}.");
                 }
                 var d = meta.Dimensions;
-                if (!meta.IsTensor || meta.ElementDataType != TensorElementType.Float || d.Length != 4 || (d[1] > 0 && d[1] != 3))
+                if (!meta.IsTensor || meta.ElementDataType != TensorElementType.Float || d.Length != 4)
                 {
                     throw new InvalidDataException($"ONNX {role} model '{path}' input {OnnxModelDescription.Format(name, meta)} "
-                        + "is not a float32 image batch [B, 3, H, W].");
+                        + "is not a float32 image batch [B, C, H, W].");
                 }
                 return new SessionHandle(session, name, session.OutputMetadata.Keys.First());
             }

@@ -75,6 +75,23 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Teacher_runtime_onnx_runs_the_zoo_teacher_through_onnx_runtime_and_rejects_unknown_runtimes()
+    {
+        var (code, output) = Run(["distill", "--student-model", "resnet8", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath,
+            "--teacher-runtime", "tensorflow", .. TinyTrainArgs(Path.Combine(_dir, "rt-bad"))]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--teacher-runtime 'tensorflow' is not known", output);
+
+        var outDir = Path.Combine(_dir, "rt-onnx");
+        (code, output) = Run(["distill", "--student-model", "resnet8", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath,
+            "--teacher-runtime", "onnx", .. TinyTrainArgs(outDir)]);
+        Assert.True(code == 0, output);
+        var config = File.ReadAllText(Path.Combine(outDir, "config.json"));
+        Assert.Contains("ort:resnet32", config);
+        Assert.True(File.Exists(Path.Combine(outDir, RunFiles.IterationsCsv)));
+    }
+
+    [Fact]
     public void Teacher_and_student_that_cannot_be_paired_fail_before_training()
     {
         // An orthogonal projector needs d_s <= d_t: a 256-d student (resnet8x4) cannot map into a 64-d teacher (resnet32).
