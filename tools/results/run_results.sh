@@ -18,9 +18,10 @@ fi
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-8}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-4}
 SEEDS=${SEEDS:-"0 1 2"}
+TRAIN_SUBSET=${TRAIN_SUBSET:-5000}   # 0 = the full 60000 training images
 VARIANTS=${VARIANTS:-"no_kd logit_kd vkd_linear vkd"}
 mkdir -p "$OUT"
-COMMON=(--data-set fashion-mnist --data-path "$DATA" --train-subset 5000 --batch-size 64 --lr 2e-3 --min-lr 1e-5
+COMMON=(--data-set fashion-mnist --data-path "$DATA" --train-subset "${TRAIN_SUBSET:-5000}" --batch-size 64 --lr 2e-3 --min-lr 1e-5
         --weight-decay 0.05 --mixup 0 --cutmix 0 --smoothing 0.1 --threads 1 --num-workers 1 --save-every 0)
 
 # TEACHER_DIR: reuse the output folder of an earlier `vkd train` of resnet32 (e.g. the quickstart teacher's run)
