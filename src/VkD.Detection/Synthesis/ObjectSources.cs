@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using VkD.Data.Datasets;
 using VkD.Detection.Data;
 
 namespace VkD.Detection.Synthesis;
@@ -22,42 +23,30 @@ public interface IObjectSource
 /// <summary>Glyphs from an IDX image/label pair (MNIST, Fashion-MNIST): intensity becomes alpha.</summary>
 public sealed class IdxGlyphSource : IObjectSource
 {
-    private readonly byte[] _images;
-    private readonly byte[] _labels;
-    private readonly int _height;
-    private readonly int _width;
+    private readonly IdxDataset _glyphs;
 
-    /// <summary>Reads the two IDX files (gz or raw).</summary>
+    /// <summary>Reads the two IDX files (gz or raw) through VkD.Data's IDX reader.</summary>
     /// <param name="imagesPath">[N, H, W] images.</param>
     /// <param name="labelsPath">[N] labels.</param>
     /// <param name="classNames">Names for labels 0..C-1; null names them "0", "1", ... after the largest label.</param>
-    /// <exception cref="InvalidDataException">Shapes do not fit together.</exception>
+    /// <exception cref="InvalidDataException">The files are not IDX or do not fit together.</exception>
     public IdxGlyphSource(string imagesPath, string labelsPath, IReadOnlyList<string>? classNames = null)
     {
-        var (dims, images) = IdxReader.Read(imagesPath);
-        var (ldims, labels) = IdxReader.Read(labelsPath);
-        if (dims.Length != 3)
+        _glyphs = IdxDataset.Load(imagesPath, labelsPath, classNames);
+        if (classNames is null)
         {
-            throw new InvalidDataException($"{imagesPath}: expected [N, H, W] images, got [{string.Join(", ", dims)}].");
+            // Only the classes that occur become categories (the dataset's default pads to ten digit classes).
+            var classes = _glyphs.Count == 0 ? 0 : Enumerable.Range(0, _glyphs.Count).Max(_glyphs.GetLabel) + 1;
+            classNames = Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         }
-        if (ldims.Length != 1 || ldims[0] != dims[0])
-        {
-            throw new InvalidDataException($"{labelsPath}: expected [{dims[0]}] labels to match {imagesPath}, got [{string.Join(", ", ldims)}].");
-        }
-        (_images, _labels, _height, _width) = (images, labels, dims[1], dims[2]);
-        var classes = labels.Length == 0 ? 0 : labels.Max() + 1;
-        ClassNames = classNames ?? Enumerable.Range(0, classes).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray();
-        if (classes > ClassNames.Count)
-        {
-            throw new InvalidDataException($"{labelsPath}: label {classes - 1} has no class name ({ClassNames.Count} given).");
-        }
+        ClassNames = classNames;
     }
 
     /// <inheritdoc />
     public IReadOnlyList<string> ClassNames { get; }
 
     /// <inheritdoc />
-    public int Count => _labels.Length;
+    public int Count => _glyphs.Count;
 
     /// <inheritdoc />
     public bool IsGlyph => true;
@@ -65,13 +54,12 @@ public sealed class IdxGlyphSource : IObjectSource
     /// <inheritdoc />
     public (DetectionImage Cutout, int ClassIndex) Get(int index)
     {
-        var plane = _height * _width;
-        return (GlyphToCutout(_images.AsSpan(index * plane, plane), _width, _height), _labels[index]);
+        var glyph = _glyphs.LoadImage(index);
+        return (GlyphToCutout(glyph.Data, glyph.Width, glyph.Height), _glyphs.GetLabel(index));
     }
 
     /// <summary>Fashion-MNIST's class names.</summary>
-    public static IReadOnlyList<string> FashionMnistClasses { get; } =
-        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+    public static IReadOnlyList<string> FashionMnistClasses => IdxDataset.FashionMnistClasses;
 
     internal static DetectionImage GlyphToCutout(ReadOnlySpan<byte> grey, int width, int height)
     {

@@ -59,21 +59,24 @@ public sealed class DetectionGeneratorTests : IDisposable
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void Idx_reader_reads_raw_and_gzip(bool gzip)
+    public void Idx_glyph_source_reads_raw_and_gzip_and_names_only_the_classes_present(bool gzip)
     {
         var (images, labels) = WriteIdx(5, gzip);
-        var (dims, data) = IdxReader.Read(images);
-        Assert.Equal([5, 12, 12], dims);
-        Assert.Equal(255, data[(2 * 12) + 4]);
-        Assert.Equal([0, 1, 2, 0, 1], IdxReader.Read(labels).Data);
+        var source = new IdxGlyphSource(images, labels);
+        Assert.Equal(5, source.Count);
+        Assert.Equal(["0", "1", "2"], source.ClassNames);
+        var (cutout, cls) = source.Get(3);
+        Assert.Equal(0, cls);
+        Assert.Equal((12, 12), (cutout.Width, cutout.Height));
     }
 
     [Fact]
-    public void Idx_reader_rejects_other_files_by_name()
+    public void Idx_glyph_source_rejects_other_files_by_name()
     {
+        var (_, labels) = WriteIdx(5, false);
         var path = Path.Combine(_dir, "bad");
         File.WriteAllBytes(path, [1, 2, 3, 4, 5]);
-        var e = Assert.Throws<InvalidDataException>(() => IdxReader.Read(path));
+        var e = Assert.Throws<InvalidDataException>(() => new IdxGlyphSource(path, labels));
         Assert.Contains(path, e.Message);
     }
 
