@@ -60,13 +60,7 @@ public sealed class CifarResNet : ClassifierModel
             fc = nn.Linear(inplanes, numClasses);
             register_module("fc", fc);
         }
-        foreach (var module in modules())
-        {
-            if (module is Conv2d conv)
-            {
-                WeightInit.KaimingNormalFanOut(conv);
-            }
-        }
+        ResNet.InitConvWeights(this);
     }
 
     /// <summary>Total depth (6n + 2).</summary>
@@ -93,8 +87,6 @@ public sealed class CifarResNet : ClassifierModel
     /// <summary>Global average pool → <c>fc</c>; with <paramref name="preLogits"/> the pooled [B, C].</summary>
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
     {
-        using var scope = NewDisposeScope();
-        var pooled = features.mean([2L, 3L]);
-        return (preLogits || fc is null ? pooled : fc.forward(pooled)).MoveToOuterDisposeScope();
+        return ResNet.PoolAndClassify(features, fc, preLogits);
     }
 }

@@ -71,13 +71,7 @@ public sealed class ResNet : ClassifierModel
             fc = nn.Linear(inplanes, numClasses);
             register_module("fc", fc);
         }
-        foreach (var module in modules())
-        {
-            if (module is Conv2d conv)
-            {
-                WeightInit.KaimingNormalFanOut(conv);
-            }
-        }
+        ResNet.InitConvWeights(this);
     }
 
     /// <summary>The block family.</summary>
@@ -106,6 +100,25 @@ public sealed class ResNet : ClassifierModel
 
     /// <summary>Global average pool → <c>fc</c>; with <paramref name="preLogits"/> the pooled [B, C].</summary>
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
+    {
+        return ResNet.PoolAndClassify(features, fc, preLogits);
+    }
+
+    /// <summary>torchvision's init, shared by both ResNet families: every conv gets kaiming_normal (fan_out, relu).</summary>
+    internal static void InitConvWeights(nn.Module root)
+    {
+        foreach (var module in root.modules())
+        {
+            if (module is Conv2d conv)
+            {
+                WeightInit.KaimingNormalFanOut(conv);
+            }
+        }
+    }
+
+    /// <summary>The ResNet head of both families: global average pool, then <paramref name="fc"/> unless
+    /// <paramref name="preLogits"/> (or no classifier).</summary>
+    internal static Tensor PoolAndClassify(Tensor features, Linear? fc, bool preLogits)
     {
         using var scope = NewDisposeScope();
         var pooled = features.mean([2L, 3L]);
