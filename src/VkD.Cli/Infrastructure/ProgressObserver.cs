@@ -82,7 +82,7 @@ public sealed class ProgressObserver : ITrainingObserver
         else if ((r.Iteration + 1) % PrintEvery == 0 || r.Iteration + 1 == r.ItersPerEpoch)
         {
             Plain(string.Create(CultureInfo.InvariantCulture,
-                $"epoch {r.Epoch + 1}/{_epochs} iter {r.Iteration + 1}/{r.ItersPerEpoch} lr {r.Lr:0.###e+0} ce {r.Ce:F4} kd {r.Kd:F4} repr {r.Repr:F4} total {r.Total:F4} | {rate:F1} img/s | eta {Eta()}"));
+                $"epoch {r.Epoch + 1}/{_epochs} iter {r.Iteration + 1}/{r.ItersPerEpoch} lr {r.Lr:0.###e+0} {Terms(r)}total {r.Total:F4} | {rate:F1} img/s | eta {Eta()}"));
         }
     }
 
@@ -101,17 +101,26 @@ public sealed class ProgressObserver : ITrainingObserver
         var line = string.Create(CultureInfo.InvariantCulture, $"epoch {r.Epoch + 1}/{_epochs} done in {r.Seconds:F1}s: train loss {r.TrainLoss:F4}");
         if (r.Eval is not null)
         {
-            line += string.Create(CultureInfo.InvariantCulture, $", acc1 {r.Eval.Acc1:F2}% acc5 {r.Eval.Acc5:F2}% loss {r.Eval.Loss:F4}");
+            line += ", " + Metrics(r.Eval, "");
         }
         if (r.EmaEval is not null)
         {
-            line += string.Create(CultureInfo.InvariantCulture, $", ema acc1 {r.EmaEval.Acc1:F2}%");
+            line += ", " + Metrics(r.EmaEval, "ema ");
         }
         Plain(line);
     }
 
     /// <inheritdoc />
     public void OnMessage(string message) => Plain(message);
+
+    private static string Terms(IterationReport r) =>
+        string.Concat(r.Terms.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Name} {t.Value:F4} ")));
+
+    // Accuracies are percentages (acc1 76.90%); everything else prints as a plain number.
+    private static string Metrics(MetricSet m, string prefix) => string.Join(" ", m.Values.Select(kv =>
+        kv.Key.StartsWith("acc", StringComparison.Ordinal)
+            ? string.Create(CultureInfo.InvariantCulture, $"{prefix}{kv.Key} {kv.Value:F2}%")
+            : string.Create(CultureInfo.InvariantCulture, $"{prefix}{kv.Key} {kv.Value:F4}")));
 
     // Training steps only: evaluation time is not in the rate, so the ETA is a slight underestimate with evaluation on.
     private string Eta()

@@ -1,4 +1,5 @@
 using TorchSharp;
+using VkD.Distillation.Distiller;
 using VkD.Distillation.Normalization;
 using VkD.Distillation.Projectors;
 using VkD.Distillation.Teachers;
@@ -65,39 +66,42 @@ public sealed class DistillationLossOutput : IDisposable
 }
 
 /// <summary>
-/// The VkD objective: <c>CE(class head) + gamma * KL(dist head || teacher logits, T) + alpha *
-/// feature(N_s(projector(student features)), N_t(teacher features))</c>. The projector is a registered submodule named
-/// <c>projector</c>, so its state-dict keys read <c>projector.parametrizations.weight.original</c> as the reference's
-/// <c>student.projector</c>; the trainer optimises <c>parameters()</c> of this module with the student.
+/// The VkD classification objective: <c>CE(class head) + gamma * KL(dist head || teacher logits, T) + alpha *
+/// feature(N_s(projector(student features)), N_t(teacher features))</c>, i.e. the <see cref="FeatureDistiller"/> with
+/// the terms <c>ce</c>, <c>kd</c> and one <see cref="FeaturePairTerm"/> <c>repr</c> on the pooled features. The projector
+/// is registered as <c>projector</c>, so its state-dict keys read <c>projector.parametrizations.weight.original</c> as
+/// the reference's <c>student.projector</c>; the trainer optimises <c>parameters()</c> of this module with the student.
 /// </summary>
-public sealed class DistillationLoss : nn.Module
+public sealed class DistillationLoss : FeatureDistiller
 {
-    /// <summary>Every component is registered explicitly under its PyTorch name; TorchSharp's reflection-based
-    /// registration would add the C# field names as extra state-dict keys.</summary>
-    protected override void RegisterComponents()
-    {
-    }
-
-    private readonly ProjectorModule _projector;
-    private readonly FeatureLoss _featureLoss;
-
     /// <summary>Creates the loss around <paramref name="projector"/> (d_s -&gt; d_t) and the two normalisations.</summary>
     public DistillationLoss(ProjectorModule projector, IFeatureNormalization studentNormalization,
-        IFeatureNormalization teacherNormalization, DistillationLossOptions? options = null) : base("DistillationLoss")
+        IFeatureNormalization teacherNormalization, DistillationLossOptions? options = null)
+        : base(BuildTerms(projector, studentNormalization, teacherNormalization, options ?? new DistillationLossOptions()), "DistillationLoss")
+    {
+        Options = options ?? new DistillationLossOptions();
+        Projector = projector;
+        StudentNormalization = studentNormalization;
+        TeacherNormalization = teacherNormalization;
+    }
+
+    private static List<ILossTerm> BuildTerms(ProjectorModule projector, IFeatureNormalization studentNormalization,
+        IFeatureNormalization teacherNormalization, DistillationLossOptions o)
     {
         ArgumentNullException.ThrowIfNull(projector);
         ArgumentNullException.ThrowIfNull(studentNormalization);
         ArgumentNullException.ThrowIfNull(teacherNormalization);
-        Options = options ?? new DistillationLossOptions();
-        if (Options.Alpha < 0 || Options.Gamma < 0)
+        if (!(o.Alpha >= 0) || !(o.Gamma >= 0) || double.IsInfinity(o.Alpha) || double.IsInfinity(o.Gamma))
         {
-            throw new ArgumentOutOfRangeException(nameof(options), $"alpha and gamma must be >= 0, got {Options.Alpha}, {Options.Gamma}.");
+            throw new ArgumentOutOfRangeException(nameof(o), $"alpha and gamma must be finite and >= 0, got {o.Alpha}, {o.Gamma}.");
         }
-        _projector = projector;
-        StudentNormalization = studentNormalization;
-        TeacherNormalization = teacherNormalization;
-        _featureLoss = new FeatureLoss(Options.Feature, Options.Beta);
-        register_module("projector", projector);
+        return
+        [
+            new CrossEntropyTerm(o.LabelSmoothing),
+            new LogitKdTerm(o.Temperature, o.Gamma),
+            new FeaturePairTerm("repr", FeatureNames.Pooled, FeatureNames.Pooled, projector, studentNormalization,
+                teacherNormalization, new FeatureLoss(o.Feature, o.Beta), o.Alpha),
+        ];
     }
 
     /// <summary>The classification setting of the reference: no student normalisation, teacher layer norm.</summary>
@@ -105,7 +109,7 @@ public sealed class DistillationLoss : nn.Module
         new(projector, new IdentityNormalization(), new LayerStandardization(), options);
 
     /// <summary>The projector (d_s -&gt; d_t).</summary>
-    public ProjectorModule Projector => _projector;
+    public ProjectorModule Projector { get; }
 
     /// <summary>Normalisation of the projected student features.</summary>
     public IFeatureNormalization StudentNormalization { get; }
@@ -115,6 +119,18 @@ public sealed class DistillationLoss : nn.Module
 
     /// <summary>Weights and settings.</summary>
     public DistillationLossOptions Options { get; }
+
+    /// <summary>The student's side of a classification step as a <see cref="FeatureSet"/>.</summary>
+    public static FeatureSet StudentFeatures(Tensor classLogits, Tensor? distillationLogits, Tensor pooledFeatures) =>
+        new FeatureSet("student").Add(FeatureNames.Logits, classLogits).Add(FeatureNames.DistillationLogits, distillationLogits)
+            .Add(FeatureNames.Pooled, pooledFeatures);
+
+    /// <summary>A teacher's outputs as a <see cref="FeatureSet"/>.</summary>
+    public static FeatureSet TeacherFeatures(TeacherOutputs teacher)
+    {
+        ArgumentNullException.ThrowIfNull(teacher);
+        return new FeatureSet("teacher").Add(FeatureNames.Logits, teacher.Logits).Add(FeatureNames.Pooled, teacher.Features);
+    }
 
     /// <summary>
     /// Computes the loss terms. <paramref name="targets"/> are int64 labels [B] or float soft targets [B, C];
@@ -127,46 +143,7 @@ public sealed class DistillationLoss : nn.Module
         ArgumentNullException.ThrowIfNull(studentFeatures);
         ArgumentNullException.ThrowIfNull(targets);
         ArgumentNullException.ThrowIfNull(teacher);
-        var batch = classLogits.shape[0];
-        using var scope = NewDisposeScope();
-        var ce = targets.dtype == ScalarType.Int64
-            ? ClassificationLosses.LabelSmoothingCrossEntropy(classLogits, targets, Options.LabelSmoothing)
-            : ClassificationLosses.SoftTargetCrossEntropy(classLogits, targets);
-
-        var kd = zeros(new long[0], classLogits.dtype, classLogits.device);
-        if (Options.Gamma > 0)
-        {
-            if (teacher.Logits is null)
-            {
-                throw new ArgumentException(
-                    $"gamma = {Options.Gamma} needs teacher logits, but the teacher gave features only; set gamma = 0 for a " +
-                    "feature-only teacher.", nameof(teacher));
-            }
-            kd = Options.Gamma * ClassificationLosses.KlDistillation(distillationLogits ?? classLogits, teacher.Logits, Options.Temperature);
-        }
-
-        var repr = zeros(new long[0], classLogits.dtype, classLogits.device);
-        if (Options.Alpha > 0)
-        {
-            if (studentFeatures.ndim != 2 || studentFeatures.shape[0] != batch || studentFeatures.shape[1] != _projector.InFeatures)
-            {
-                throw new ArgumentException(
-                    $"Student features must be [B, d_s] = [{batch}, {_projector.InFeatures}], got " +
-                    $"[{string.Join(", ", studentFeatures.shape)}].", nameof(studentFeatures));
-            }
-            var t = teacher.Features;
-            if (t.ndim != 2 || t.shape[0] != batch || t.shape[1] != _projector.OutFeatures)
-            {
-                throw new ArgumentException(
-                    $"Teacher features must be [B, d_t] = [{batch}, {_projector.OutFeatures}], got [{string.Join(", ", t.shape)}].",
-                    nameof(teacher));
-            }
-            var s = StudentNormalization.Apply(_projector.forward(studentFeatures));
-            var tn = TeacherNormalization.Apply(t.detach());
-            repr = Options.Alpha * _featureLoss.Compute(s, tn);
-        }
-        var total = ce + kd + repr;
-        return new DistillationLossOutput(total.MoveToOuterDisposeScope(), ce.MoveToOuterDisposeScope(),
-            kd.MoveToOuterDisposeScope(), repr.MoveToOuterDisposeScope());
+        var terms = Compute(new LossInputs(StudentFeatures(classLogits, distillationLogits, studentFeatures), TeacherFeatures(teacher), targets));
+        return new DistillationLossOutput(terms.Total, terms["ce"], terms["kd"], terms["repr"]);
     }
 }

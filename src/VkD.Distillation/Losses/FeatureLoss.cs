@@ -13,6 +13,9 @@ public enum FeatureLossKind
 
     /// <summary>Euclidean distance per row, averaged over rows: <c>(s - t).norm(dim=-1).mean()</c>.</summary>
     L2PerRow,
+
+    /// <summary>Mean over rows of <c>1 - cos(student_i, teacher_i)</c>.</summary>
+    Cosine,
 }
 
 /// <summary>Feature loss between rows [N, D] of student and teacher.</summary>
@@ -41,7 +44,8 @@ public sealed class FeatureLoss
         "smooth_l1" or "smoothl1" => FeatureLossKind.SmoothL1,
         "mse" => FeatureLossKind.Mse,
         "l2" or "l2_per_row" => FeatureLossKind.L2PerRow,
-        _ => throw new ArgumentException($"Unknown feature loss '{name}'; expected smooth_l1, mse or l2.", nameof(name)),
+        "cosine" or "cos" => FeatureLossKind.Cosine,
+        _ => throw new ArgumentException($"Unknown feature loss '{name}'; expected smooth_l1, mse, l2 or cosine.", nameof(name)),
     };
 
     /// <summary>The scalar loss between <paramref name="student"/> and <paramref name="teacher"/> of equal shape.</summary>
@@ -57,6 +61,7 @@ public sealed class FeatureLoss
         {
             FeatureLossKind.SmoothL1 => nn.functional.smooth_l1_loss(student, teacher, nn.Reduction.Mean, Beta),
             FeatureLossKind.Mse => nn.functional.mse_loss(student, teacher, nn.Reduction.Mean),
+            FeatureLossKind.Cosine => 1.0 - nn.functional.cosine_similarity(student, teacher, dim: -1).mean(),
             _ => (student - teacher).norm(-1).mean(),
         };
     }

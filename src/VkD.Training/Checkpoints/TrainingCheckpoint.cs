@@ -24,91 +24,120 @@ public static class TrainingCheckpoint
     /// <summary>Prefix of the projector's keys inside the <c>student</c> entry.</summary>
     public const string ProjectorPrefix = "projector.";
 
-    /// <summary>Writes the checkpoint.</summary>
-    public static void Save(string path, RunState state, ClassifierModel student, DistillationLoss? loss, ModelEma? ema,
-        AdamW optimizer, int epoch, IReadOnlyDictionary<string, object?> metadata)
+    /// <summary>Writes the checkpoint of a run at <paramref name="state"/>.</summary>
+    /// <param name="path">Destination (written atomically).</param>
+    /// <param name="state">Run position and bookkeeping.</param>
+    /// <param name="parts">Model entries (<c>student</c> with its projectors); a part with no modules is written as None.</param>
+    /// <param name="optimizers">Optimisers, each under its entry.</param>
+    /// <param name="epoch">The epoch the checkpoint is written in.</param>
+    /// <param name="metadata">Extra entries (model name, batch size, options...).</param>
+    public static void Save(string path, RunState state, IReadOnlyList<CheckpointPart> parts, IReadOnlyList<TaskOptimizer> optimizers,
+        int epoch, IReadOnlyDictionary<string, object?> metadata)
     {
-        var studentDict = new Dictionary<string, object?>(StringComparer.Ordinal);
-        foreach (var (k, t) in student.state_dict())
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(optimizers);
+        ArgumentNullException.ThrowIfNull(metadata);
+        var entries = new Dictionary<string, object?>(StringComparer.Ordinal);
+        foreach (var part in parts)
         {
-            studentDict[k] = t;
-        }
-        if (loss is not null)
-        {
-            // DistillationLoss registers its projector as "projector", so its keys already read projector.*.
-            foreach (var (k, t) in loss.state_dict())
+            if (part.Modules.Count == 0)
             {
-                studentDict[k] = t;
+                entries[part.Entry] = null;
+                continue;
             }
+            var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
+            foreach (var module in part.Modules)
+            {
+                foreach (var (k, t) in module.state_dict())
+                {
+                    if (!dict.TryAdd(k, t))
+                    {
+                        throw new InvalidOperationException($"Checkpoint entry '{part.Entry}': key '{k}' is held by two of its modules.");
+                    }
+                }
+            }
+            entries[part.Entry] = dict;
         }
-        Dictionary<string, object?>? emaDict = null;
-        if (ema is not null)
-        {
-            emaDict = ema.Model.state_dict().ToDictionary(kv => kv.Key, kv => (object?)kv.Value, StringComparer.Ordinal);
-        }
-        var optimizerState = optimizer.StateDict();
-        var entries = new Dictionary<string, object?>(StringComparer.Ordinal)
-        {
-            ["student"] = studentDict,
-            ["student_ema"] = emaDict,
-            ["optimizer"] = optimizerState,
-            ["epoch"] = (long)epoch,
-            ["loss"] = double.IsNaN(state.LastLoss) ? null : state.LastLoss,
-            ["next_epoch"] = (long)state.NextEpoch,
-            ["next_batch"] = (long)state.NextBatch,
-            ["epoch_loss_sum"] = state.EpochLossSum,
-            ["epoch_loss_count"] = state.EpochLossCount,
-            ["best_epoch"] = (long)state.BestEpoch,
-            ["best"] = Metrics(state.Best),
-            ["last_eval"] = Metrics(state.LastEval),
-            ["format"] = "vkd.net/1",
-        };
-        foreach (var (k, v) in metadata)
-        {
-            entries.TryAdd(k, v);
-        }
+        var optimizerStates = new List<Dictionary<string, object?>>();
         try
         {
+            foreach (var o in optimizers)
+            {
+                var st = o.Optimizer.StateDict();
+                optimizerStates.Add(st);
+                entries[o.Entry] = st;
+            }
+            entries["epoch"] = (long)epoch;
+            entries["loss"] = double.IsNaN(state.LastLoss) ? null : state.LastLoss;
+            entries["next_epoch"] = (long)state.NextEpoch;
+            entries["next_batch"] = (long)state.NextBatch;
+            entries["epoch_loss_sum"] = state.EpochLossSum;
+            entries["epoch_loss_count"] = state.EpochLossCount;
+            entries["best_epoch"] = (long)state.BestEpoch;
+            entries["best"] = Metrics(state.Best);
+            entries["last_eval"] = Metrics(state.LastEval);
+            entries["format"] = "vkd.net/1";
+            foreach (var (k, v) in metadata)
+            {
+                entries.TryAdd(k, v);
+            }
             CheckpointWriter.Write(path, entries);
         }
         finally
         {
-            DisposeOptimizerCopies(optimizerState);
+            foreach (var st in optimizerStates)
+            {
+                ITrainingOptimizer.DisposeStateDict(st);
+            }
         }
     }
 
-    /// <summary>Restores model, projector, EMA and optimizer from <paramref name="path"/> and returns the run position.</summary>
-    /// <exception cref="InvalidDataException">The file is not a checkpoint written by this trainer for this setup.</exception>
-    public static RunState Restore(string path, ClassifierModel student, DistillationLoss? loss, ModelEma? ema, AdamW optimizer)
+    /// <summary>Restores every part and optimiser from <paramref name="path"/> and returns the run position.</summary>
+    /// <exception cref="InvalidDataException">The file is not a checkpoint written by this trainer for this setup; the
+    /// message names the entry or key.</exception>
+    public static RunState Restore(string path, IReadOnlyList<CheckpointPart> parts, IReadOnlyList<TaskOptimizer> optimizers)
     {
+        ArgumentNullException.ThrowIfNull(parts);
+        ArgumentNullException.ThrowIfNull(optimizers);
         using var checkpoint = CheckpointReader.Read(path);
         var e = checkpoint.Entries;
-        if (!e.ContainsKey("next_epoch") || !e.ContainsKey("optimizer"))
+        if (!e.ContainsKey("next_epoch") || optimizers.Any(o => !e.ContainsKey(o.Entry)))
         {
-            throw new InvalidDataException($"--resume: '{path}' is not a VkD.NET training checkpoint (no next_epoch/optimizer entries); " +
-                "use --student-ckpt to initialise weights from it instead.");
+            throw new InvalidDataException($"--resume: '{path}' is not a VkD.NET training checkpoint of this task (no next_epoch/" +
+                $"{string.Join("/", optimizers.Select(o => o.Entry))} entries); use --student-ckpt to initialise weights from it instead.");
         }
-        var studentState = checkpoint.StateDictEntry("student");
-        LoadStudent(student, studentState, path);
-        if (loss is not null)
+        foreach (var part in parts.Where(p => p.Modules.Count > 0))
         {
-            var projector = studentState.Where(kv => kv.Key.StartsWith(ProjectorPrefix, StringComparison.Ordinal))
-                .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-            CheckpointLoader.LoadStateDict(loss, projector, strict: true, source: path + " (projector)");
-        }
-        if (ema is not null)
-        {
-            if (e.GetValueOrDefault("student_ema") is null)
+            if (e.GetValueOrDefault(part.Entry) is null)
             {
-                throw new InvalidDataException($"--resume: '{path}' has no student_ema but --student-ema is on; resume with the same options.");
+                throw new InvalidDataException($"--resume: '{path}' has no {part.Entry} entry (it is None or absent), but this run needs it; " +
+                    $"resume with the options the checkpoint was written with{(part.Entry.EndsWith("_ema", StringComparison.Ordinal) ? " (--student-ema)" : "")}.");
             }
-            CheckpointLoader.LoadStateDict(ema.Model, checkpoint.StateDictEntry("student_ema"), strict: true, source: path + " (student_ema)");
+            var stored = checkpoint.StateDictEntry(part.Entry);
+            var used = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var module in part.Modules)
+            {
+                var own = module.state_dict().Keys.ToHashSet(StringComparer.Ordinal);
+                var mine = stored.Where(kv => own.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+                used.UnionWith(mine.Keys);
+                CheckpointLoader.LoadStateDict(module, mine, strict: true, source: $"{path} ({part.Entry})");
+            }
+            var extra = stored.Keys.Where(k => !used.Contains(k)).ToList();
+            if (extra.Count > 0)
+            {
+                throw new InvalidDataException($"--resume: entry '{part.Entry}' of '{path}' has keys this run does not have: " +
+                    $"{string.Join(", ", extra.Take(8))}{(extra.Count > 8 ? ", ..." : "")}; resume with the options the checkpoint was written with.");
+            }
         }
-        if (e["optimizer"] is not IReadOnlyDictionary<string, object?> opt)
+        foreach (var o in optimizers)
         {
-            throw new InvalidDataException($"--resume: entry 'optimizer' of '{path}' is not a dictionary.");
+            if (e[o.Entry] is not IReadOnlyDictionary<string, object?> opt)
+            {
+                throw new InvalidDataException($"--resume: entry '{o.Entry}' of '{path}' is not a dictionary.");
+            }
+            o.Optimizer.LoadStateDict(opt);
         }
-        optimizer.LoadStateDict(opt);
         return new RunState
         {
             NextEpoch = (int)Long(e["next_epoch"]),
@@ -137,38 +166,30 @@ public static class TrainingCheckpoint
         return CheckpointLoader.Load(model, path, options, strict: true);
     }
 
-    private static void LoadStudent(ClassifierModel student, IReadOnlyDictionary<string, Tensor> state, string path)
+    private static Dictionary<string, object?>? Metrics(MetricSet? m)
     {
-        var own = state.Where(kv => !kv.Key.StartsWith(ProjectorPrefix, StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
-        CheckpointLoader.LoadStateDict(student, own, strict: true, source: path + " (student)");
+        if (m is null)
+        {
+            return null;
+        }
+        var d = m.Values.ToDictionary(kv => kv.Key, kv => (object?)kv.Value, StringComparer.Ordinal);
+        d["count"] = (long)m.Count;
+        return d;
     }
 
-    private static Dictionary<string, object?>? Metrics(EvalMetrics? m) => m is null ? null : new Dictionary<string, object?>
+    private static MetricSet? ReadMetrics(object? value)
     {
-        ["acc1"] = m.Acc1,
-        ["acc5"] = m.Acc5,
-        ["loss"] = m.Loss,
-        ["count"] = (long)m.Count,
-    };
-
-    private static EvalMetrics? ReadMetrics(object? value) => value is IReadOnlyDictionary<string, object?> d
-        ? new EvalMetrics((double)d["acc1"]!, (double)d["acc5"]!, (double)d["loss"]!, (int)Long(d["count"]))
-        : null;
+        if (value is not IReadOnlyDictionary<string, object?> d)
+        {
+            return null;
+        }
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (k, v) in d.Where(kv => kv.Key != "count"))
+        {
+            values[k] = v is double x ? x : Convert.ToDouble(v, CultureInfo.InvariantCulture);
+        }
+        return new MetricSet(values, (int)Long(d.GetValueOrDefault("count") ?? 0L));
+    }
 
     private static long Long(object? value) => Convert.ToInt64(value, CultureInfo.InvariantCulture);
-
-    private static void DisposeOptimizerCopies(Dictionary<string, object?> optimizerState)
-    {
-        if (optimizerState["state"] is Dictionary<long, object?> state)
-        {
-            foreach (var s in state.Values.OfType<Dictionary<string, object?>>())
-            {
-                foreach (var t in s.Values.OfType<Tensor>())
-                {
-                    t.Dispose();
-                }
-            }
-        }
-    }
 }

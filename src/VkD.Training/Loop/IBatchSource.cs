@@ -17,22 +17,28 @@ public sealed record Batch(Tensor Images, Tensor Labels, IReadOnlyList<int> Indi
 }
 
 /// <summary>
-/// Where the trainer's batches come from: a fixed number of batches per epoch, and for any epoch the same batches
-/// in the same order, from any batch position, so a run resumed mid-epoch sees exactly the batches it would have seen.
+/// Where the training loop's batches come from: a fixed number of batches per epoch, and for any epoch the same
+/// batches in the same order, from any batch position, so a run resumed mid-epoch sees exactly the batches it would
+/// have seen.
 /// </summary>
-public interface IBatchSource
+/// <typeparam name="TBatch">The task's batch type (the caller disposes each).</typeparam>
+public interface IBatchSource<out TBatch>
 {
-    /// <summary>Images in the dataset (this rank's shard for training).</summary>
+    /// <summary>Examples in the dataset (this rank's shard for training).</summary>
     int Count { get; }
-
-    /// <summary>Number of classes.</summary>
-    int NumClasses { get; }
 
     /// <summary>Batches per epoch.</summary>
     int BatchesPerEpoch { get; }
 
     /// <summary>The batches of <paramref name="epoch"/> from <paramref name="startBatch"/> on; the caller disposes each.</summary>
-    IEnumerable<Batch> GetEpoch(int epoch, int startBatch = 0);
+    IEnumerable<TBatch> GetEpoch(int epoch, int startBatch = 0);
+}
+
+/// <summary>Classification batches: images and labels, with the number of classes and a label for each image.</summary>
+public interface IBatchSource : IBatchSource<Batch>
+{
+    /// <summary>Number of classes.</summary>
+    int NumClasses { get; }
 
     /// <summary>A printable label of the image at <paramref name="index"/> (its file path, or its index).</summary>
     string Describe(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);

@@ -1,24 +1,22 @@
 namespace VkD.Training.Loop;
 
-/// <summary>One finished optimiser step, as reported to observers (progress bars, tests).</summary>
+/// <summary>One finished training step, as reported to observers (progress bars, tests).</summary>
 /// <param name="Epoch">0-based epoch.</param>
 /// <param name="Iteration">0-based iteration within the epoch.</param>
 /// <param name="ItersPerEpoch">Iterations per epoch.</param>
 /// <param name="Lr">Learning rate used for the step.</param>
-/// <param name="Ce">Cross-entropy term.</param>
-/// <param name="Kd">Weighted logit-KD term.</param>
-/// <param name="Repr">Weighted feature term.</param>
-/// <param name="Total">Total loss.</param>
-/// <param name="Images">Images in the batch.</param>
-public sealed record IterationReport(int Epoch, int Iteration, int ItersPerEpoch, double Lr, double Ce, double Kd, double Repr, double Total, int Images);
+/// <param name="Terms">The task's weighted loss terms, by name, in its order.</param>
+/// <param name="Total">Total loss (summed over the step's phases).</param>
+/// <param name="Images">Examples in the batch.</param>
+public sealed record IterationReport(int Epoch, int Iteration, int ItersPerEpoch, double Lr, IReadOnlyList<(string Name, double Value)> Terms, double Total, int Images);
 
 /// <summary>One finished epoch.</summary>
 /// <param name="Epoch">0-based epoch.</param>
 /// <param name="TrainLoss">Mean total loss over the epoch's iterations.</param>
-/// <param name="Eval">Evaluation of the student, or null when this epoch was not evaluated.</param>
-/// <param name="EmaEval">Evaluation of the EMA student, if any.</param>
+/// <param name="Eval">Evaluation of the model, or null when this epoch was not evaluated.</param>
+/// <param name="EmaEval">Evaluation of the EMA copy, if any.</param>
 /// <param name="Seconds">Wall time of the epoch, evaluation included.</param>
-public sealed record EpochReport(int Epoch, double TrainLoss, Evaluation.EvalMetrics? Eval, Evaluation.EvalMetrics? EmaEval, double Seconds);
+public sealed record EpochReport(int Epoch, double TrainLoss, MetricSet? Eval, MetricSet? EmaEval, double Seconds);
 
 /// <summary>Receives progress from the trainer. All members have no-op defaults.</summary>
 public interface ITrainingObserver

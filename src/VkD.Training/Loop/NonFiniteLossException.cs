@@ -1,19 +1,23 @@
+using System.Globalization;
+
 namespace VkD.Training.Loop;
 
 /// <summary>Thrown when a step's loss is NaN or infinite. Training stops before the optimiser touches the weights,
 /// so the last checkpoint on disk stays the last good state.</summary>
 public sealed class NonFiniteLossException : Exception
 {
-    /// <summary>Creates the exception for the step at <paramref name="epoch"/>/<paramref name="iteration"/>.</summary>
-    public NonFiniteLossException(int epoch, int iteration, long globalStep, double ce, double kd, double repr, double total)
+    /// <summary>Creates the exception for the step at <paramref name="epoch"/>/<paramref name="iteration"/> with the
+    /// step's named loss terms (and <c>total</c>).</summary>
+    public NonFiniteLossException(int epoch, int iteration, long globalStep, IReadOnlyDictionary<string, double> components)
         : base($"Loss is not finite at epoch {epoch}, iteration {iteration} (global step {globalStep}): " +
-               $"ce={ce}, kd={kd}, repr={repr}, total={total}. Training stopped; the last checkpoint on disk is intact. " +
+               $"{string.Join(", ", components.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}={kv.Value}")))}" +
+               $"{Culprits(components)}. Training stopped; the last checkpoint on disk is intact. " +
                "Lower --lr, set --clip-grad, or check the data and teacher.")
     {
         Epoch = epoch;
         Iteration = iteration;
         GlobalStep = globalStep;
-        Components = new Dictionary<string, double> { ["ce"] = ce, ["kd"] = kd, ["repr"] = repr, ["total"] = total };
+        Components = components;
     }
 
     /// <summary>Epoch of the failing step.</summary>
@@ -27,4 +31,10 @@ public sealed class NonFiniteLossException : Exception
 
     /// <summary>The loss components of the failing step.</summary>
     public IReadOnlyDictionary<string, double> Components { get; }
+
+    private static string Culprits(IReadOnlyDictionary<string, double> components)
+    {
+        var bad = components.Where(kv => kv.Key != "total" && !double.IsFinite(kv.Value)).Select(kv => kv.Key).ToList();
+        return bad.Count == 0 ? "" : $" (not finite: {string.Join(", ", bad)})";
+    }
 }

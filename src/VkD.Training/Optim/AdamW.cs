@@ -18,7 +18,7 @@ public sealed record ParamGroup(string Name, IReadOnlyList<Parameter> Parameters
 /// <c>p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)</c>. Written here rather than using TorchSharp's so that its
 /// state (step and both moments per parameter) can be saved in PyTorch's optimizer layout and restored exactly.
 /// </summary>
-public sealed class AdamW : IDisposable
+public sealed class AdamW : ITrainingOptimizer
 {
     private readonly Tensor?[] _expAvg;
     private readonly Tensor?[] _expAvgSq;

@@ -1,11 +1,10 @@
 using TorchSharp;
-using VkD.Models;
 using static TorchSharp.torch;
 
 namespace VkD.Training.Optim;
 
 /// <summary>
-/// An exponential moving average of the student: after every optimiser step,
+/// An exponential moving average of a model (the student, a generator): after every optimiser step,
 /// <c>ema ← m·ema + (1 − m)·student</c> with the momentum <c>m</c> of <see cref="EmaMomentumSchedule"/>.
 /// Unlike the reference (which averages parameters only and leaves the copy's BatchNorm statistics at their
 /// initial values), floating-point buffers are averaged too, as timm's ModelEmaV2 does, so an EMA of a CNN evaluates
@@ -17,7 +16,7 @@ public sealed class ModelEma : IDisposable
 
     /// <summary>Wraps <paramref name="ema"/>, a second instance of the student's architecture, and copies the
     /// student's current weights into it.</summary>
-    public ModelEma(ClassifierModel ema, ClassifierModel student)
+    public ModelEma(nn.Module ema, nn.Module student)
     {
         Model = ema;
         ema.eval();
@@ -41,7 +40,7 @@ public sealed class ModelEma : IDisposable
     }
 
     /// <summary>The averaged model (kept in eval mode).</summary>
-    public ClassifierModel Model { get; }
+    public nn.Module Model { get; }
 
     /// <summary>Applies one EMA step with momentum <paramref name="momentum"/>.</summary>
     public void Update(double momentum)

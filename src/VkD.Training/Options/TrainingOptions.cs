@@ -140,6 +140,13 @@ public sealed class TrainingOptions
     /// <summary>Intra-op threads (<c>--threads</c>); 0 keeps TorchSharp's default. Results are deterministic per thread count.</summary>
     public int Threads { get; set; }
 
+    /// <summary>Device every module and tensor of the run goes to: <c>cpu</c> (default), <c>cuda</c> or <c>cuda:N</c>.</summary>
+    public string Device { get; set; } = "cpu";
+
+    /// <summary>When the learning rate changes: <c>iteration</c> (every step, the reference's DeiT recipe) or
+    /// <c>epoch</c> (at epoch boundaries, timm's default).</summary>
+    public string ScheduleUnit { get; set; } = "iteration";
+
     /// <summary>Returns a shallow copy, so callers can vary a few fields (the quickstart's three variants).</summary>
     public TrainingOptions Clone() => (TrainingOptions)MemberwiseClone();
 

@@ -7,9 +7,11 @@ using VkD.Interop.Checkpoints;
 using VkD.Models;
 using VkD.Training.Checkpoints;
 using VkD.Training.Distributed;
+using VkD.Training.Evaluation;
 using VkD.Training.Logging;
 using VkD.Training.Loop;
 using VkD.Training.Options;
+using VkD.Training.Tasks;
 using VkD.Training.Teachers;
 using static TorchSharp.torch;
 
@@ -25,10 +27,21 @@ public enum SessionKind
     Distill,
 }
 
+/// <summary>Outcome of a classification run (<see cref="TrainingSession.Run"/>).</summary>
+/// <param name="Completed">False when the run was stopped by the test hook.</param>
+/// <param name="EpochsDone">Epochs completed.</param>
+/// <param name="Final">Last evaluation of the student.</param>
+/// <param name="Best">Best evaluation of the student (by top-1).</param>
+/// <param name="BestEpoch">Epoch of <paramref name="Best"/>, or -1.</param>
+/// <param name="FinalEma">Last evaluation of the EMA student, if any.</param>
+/// <param name="Seconds">Wall time of this process's part of the run.</param>
+/// <param name="Steps">Optimiser steps done by this process.</param>
+public sealed record TrainingResult(bool Completed, int EpochsDone, EvalMetrics? Final, EvalMetrics? Best, int BestEpoch, EvalMetrics? FinalEma, double Seconds, long Steps);
+
 /// <summary>
 /// Builds and runs a whole training or distillation run from resolved options: opens the data, builds the student
 /// (and teacher, projector, loss), checks that everything fits together before the first step, writes the resolved
-/// configuration, and runs the <see cref="Trainer"/>. The CLI's <c>train</c>, <c>distill</c> and <c>quickstart</c> are
+/// configuration, and runs the <see cref="ClassificationTask"/> through the one <see cref="TrainingLoop{TBatch}"/>. The CLI's <c>train</c>, <c>distill</c> and <c>quickstart</c> are
 /// thin layers over this.
 /// </summary>
 public static class TrainingSession
@@ -59,6 +72,7 @@ public static class TrainingSession
         {
             set_num_threads(options.Threads);
         }
+        var device = TrainingDevice.Resolve(options.Device);
         var data = DataSources.Open(options, sync.Rank, sync.WorldSize);
         var modelOptions = new ModelOptions(data.NumClasses, data.InputSize, options.DropPath, data.Channels);
 
@@ -72,44 +86,54 @@ public static class TrainingSession
                 var report = TrainingCheckpoint.LoadWeights(student, options.StudentCkpt);
                 observer.OnMessage($"Initialised {options.StudentModel} from {options.StudentCkpt}: {report.Describe()}.");
             }
-            var objective = kind == SessionKind.Train
-                ? TrainingObjective.Supervised(options.Smoothing)
-                : BuildDistillation(options, student, data);
-            using (objective)
+            student.to(device);
+            var (teacher, distiller) = kind == SessionKind.Train ? (null, null) : BuildDistillation(options, student, data);
+            using var task = new ClassificationTask(new ClassificationTaskSetup
             {
-                CheckShapes(student, objective, data);
-                var metadata = new Dictionary<string, object?>
-                {
-                    ["command"] = kind == SessionKind.Train ? "train" : "distill",
-                    ["teacher"] = kind == SessionKind.Distill ? options.Teacher : null,
-                    ["dataset"] = data.Spec.ToString(),
-                    ["num_classes"] = (long)data.NumClasses,
-                    ["input_size"] = (long)data.InputSize,
-                    ["in_chans"] = (long)data.Channels,
-                };
-                if (sync.IsMain && options.OutputDir.Length > 0)
-                {
-                    Directory.CreateDirectory(options.OutputDir);
-                    var config = System.Text.Json.JsonSerializer.Serialize(ConfigFile.ToFlags(options), new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
-                    AtomicFile.WriteAllText(Path.Combine(options.OutputDir, RunFiles.ConfigJson), config);
-                }
-                var trainer = new Trainer(new TrainerSetup
-                {
-                    Student = student,
-                    StudentName = options.StudentModel,
-                    CreateEmaModel = () => ModelRegistry.Create(options.StudentModel, modelOptions),
-                    Objective = objective,
-                    Train = data.Train,
-                    Eval = data.Eval,
-                    Mixer = options.MixupActive && options.MixupProb > 0 ? new MixupBatchMixer(options, data.NumClasses) : null,
-                    Options = options,
-                    Sync = sync,
-                    Observer = observer,
-                    StopAfterSteps = stopAfterSteps,
-                    Metadata = metadata,
-                });
-                return trainer.Run();
+                Student = student,
+                StudentName = options.StudentModel,
+                Teacher = teacher,
+                Distiller = distiller,
+                LabelSmoothing = options.Smoothing,
+                CreateEmaModel = () => ModelRegistry.Create(options.StudentModel, modelOptions),
+                Eval = data.Eval,
+                Mixer = options.MixupActive && options.MixupProb > 0 ? new MixupBatchMixer(options, data.NumClasses) : null,
+                Lr = options.Lr,
+                WeightDecay = options.WeightDecay,
+                OptEps = options.OptEps,
+                ReleasedProjectorDecay = options.ReleasedProjectorDecay,
+                Device = device,
+            });
+            CheckShapes(task, data, device);
+            var metadata = new Dictionary<string, object?>
+            {
+                ["command"] = kind == SessionKind.Train ? "train" : "distill",
+                ["teacher"] = kind == SessionKind.Distill ? options.Teacher : null,
+                ["dataset"] = data.Spec.ToString(),
+                ["num_classes"] = (long)data.NumClasses,
+                ["input_size"] = (long)data.InputSize,
+                ["in_chans"] = (long)data.Channels,
+            };
+            if (sync.IsMain && options.OutputDir.Length > 0)
+            {
+                Directory.CreateDirectory(options.OutputDir);
+                var config = System.Text.Json.JsonSerializer.Serialize(ConfigFile.ToFlags(options), new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+                AtomicFile.WriteAllText(Path.Combine(options.OutputDir, RunFiles.ConfigJson), config);
             }
+            var loop = new TrainingLoop<Batch>(new LoopSetup<Batch>
+            {
+                Task = task,
+                Train = data.Train,
+                Options = options,
+                Sync = sync,
+                Observer = observer,
+                StopAfterSteps = stopAfterSteps,
+                EvalCount = data.Eval?.Count,
+                Metadata = metadata,
+            });
+            var r = loop.Run();
+            return new TrainingResult(r.Completed, r.EpochsDone, ClassificationTask.ToEvalMetrics(r.Final), ClassificationTask.ToEvalMetrics(r.Best),
+                r.BestEpoch, ClassificationTask.ToEvalMetrics(r.FinalEma), r.Seconds, r.Steps);
         }
         finally
         {
@@ -176,11 +200,15 @@ public static class TrainingSession
         }
     }
 
-    private static TrainingObjective BuildDistillation(TrainingOptions o, ClassifierModel student, DataSources data)
+    private static (ITeacher, DistillationLoss) BuildDistillation(TrainingOptions o, ClassifierModel student, DataSources data)
     {
         var teacher = TeacherFactory.Create(new TeacherRequest(o.Teacher, o.TeacherPath, data.NumClasses, data.InputSize, data.Channels));
         try
         {
+            if (teacher is ModelTeacher mt)
+            {
+                mt.Model.to(TrainingDevice.Resolve(o.Device));
+            }
             if (o.Gamma > 0 && teacher.NumClasses != data.NumClasses)
             {
                 throw new ArgumentException($"The teacher has {teacher.NumClasses} classes but the dataset has {data.NumClasses}; logit KD (--gamma {o.Gamma}) needs them equal (or pass --gamma 0).");
@@ -191,9 +219,10 @@ public static class TrainingSession
             }
             var projector = ProjectorFactory.Create(o.Projector, student.NumFeatures, teacher.FeatureDim,
                 new OrthogonalProjectorOptions(ReleasedCompatibility: o.ReleasedProjectorDecay));
+            projector.to(TrainingDevice.Resolve(o.Device));
             var loss = new DistillationLoss(projector, new IdentityNormalization(), NormalizationFactory.Create(o.Norm),
                 new DistillationLossOptions(o.Alpha, o.Gamma, o.Temperature, o.MixupActive ? 0.0 : o.Smoothing));
-            return TrainingObjective.Distillation(teacher, loss);
+            return (teacher, loss);
         }
         catch
         {
@@ -203,16 +232,16 @@ public static class TrainingSession
     }
 
     // One tiny forward pass of everything before step 0, so shape problems surface as clear errors, not mid-training.
-    private static void CheckShapes(ClassifierModel student, TrainingObjective objective, DataSources data)
+    private static void CheckShapes(ClassificationTask task, DataSources data, Device device)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var x = zeros(2, data.Channels, data.InputSize, data.InputSize);
+        var x = zeros(new long[] { 2, data.Channels, data.InputSize, data.InputSize }, device: device);
         ClassifierOutputs outputs;
         try
         {
-            student.eval();
-            outputs = student.ForwardForDistillation(x);
+            task.Student.eval();
+            outputs = task.Student.ForwardForDistillation(x);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -222,20 +251,20 @@ public static class TrainingSession
         {
             throw new ArgumentException($"The student outputs {outputs.Logits.shape[1]} classes but the dataset has {data.NumClasses}.");
         }
-        if (objective.UsesTeacher)
+        if (task.UsesTeacher && task.Distiller is DistillationLoss loss)
         {
             TeacherOutputs t;
             try
             {
-                t = objective.Teacher!.Forward(x);
+                t = task.Teacher!.Forward(x);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 throw new ArgumentException($"The teacher cannot run on {data.Channels}x{data.InputSize}x{data.InputSize} inputs: {e.Message}", e);
             }
-            if (t.Features.shape[^1] != objective.Loss!.Projector.OutFeatures || outputs.PooledFeatures.shape[^1] != objective.Loss.Projector.InFeatures)
+            if (t.Features.shape[^1] != loss.Projector.OutFeatures || outputs.PooledFeatures.shape[^1] != loss.Projector.InFeatures)
             {
-                throw new ArgumentException($"Student features [{string.Join(", ", outputs.PooledFeatures.shape)}] and teacher features [{string.Join(", ", t.Features.shape)}] cannot be paired by a {objective.Loss.Projector.InFeatures}->{objective.Loss.Projector.OutFeatures} projector.");
+                throw new ArgumentException($"Student features [{string.Join(", ", outputs.PooledFeatures.shape)}] and teacher features [{string.Join(", ", t.Features.shape)}] cannot be paired by a {loss.Projector.InFeatures}->{loss.Projector.OutFeatures} projector.");
             }
         }
     }

@@ -1,0 +1,430 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using TorchSharp;
+using VkD.Interop.Checkpoints;
+using VkD.Training.Checkpoints;
+using VkD.Training.Distributed;
+using VkD.Training.Logging;
+using VkD.Training.Optim;
+using VkD.Training.Options;
+using static TorchSharp.torch;
+
+namespace VkD.Training.Loop;
+
+/// <summary>Everything one run of the loop needs, built by the caller (a session, a test, a user's program).</summary>
+/// <typeparam name="TBatch">The task's batch type.</typeparam>
+public sealed class LoopSetup<TBatch> where TBatch : IDisposable
+{
+    /// <summary>The task: models, loss terms, optimisers, evaluation.</summary>
+    public required ITrainingTask<TBatch> Task { get; init; }
+
+    /// <summary>Training batches.</summary>
+    public required IBatchSource<TBatch> Train { get; init; }
+
+    /// <summary>Resolved options (epochs, schedule, clipping, EMA, checkpoints, output folder, seed).</summary>
+    public required TrainingOptions Options { get; init; }
+
+    /// <summary>Gradient synchronisation (single process by default).</summary>
+    public IGradientSync Sync { get; init; } = SingleProcessGradientSync.Instance;
+
+    /// <summary>Progress receiver.</summary>
+    public ITrainingObserver Observer { get; init; } = NullTrainingObserver.Instance;
+
+    /// <summary>Test hook: stop abruptly (as a crash would: no end-of-run files) after this many steps of this process.</summary>
+    public long? StopAfterSteps { get; init; }
+
+    /// <summary>Examples in the evaluation set (for the summary), if any.</summary>
+    public int? EvalCount { get; init; }
+
+    /// <summary>Extra facts for the summary and checkpoints (command, teacher name, dataset...).</summary>
+    public IReadOnlyDictionary<string, object?> Metadata { get; init; } = new Dictionary<string, object?>();
+}
+
+/// <summary>Outcome of <see cref="TrainingLoop{TBatch}.Run"/>.</summary>
+/// <param name="Completed">False when the run was stopped by the test hook.</param>
+/// <param name="EpochsDone">Epochs completed.</param>
+/// <param name="Final">Last evaluation of the model.</param>
+/// <param name="Best">Best evaluation (by the task's best metric).</param>
+/// <param name="BestEpoch">Epoch of <paramref name="Best"/>, or -1.</param>
+/// <param name="FinalEma">Last evaluation of the EMA copy, if any.</param>
+/// <param name="Seconds">Wall time of this process's part of the run.</param>
+/// <param name="Steps">Training steps done by this process.</param>
+public sealed record LoopResult(bool Completed, int EpochsDone, MetricSet? Final, MetricSet? Best, int BestEpoch, MetricSet? FinalEma, double Seconds, long Steps);
+
+/// <summary>The loop's seeding rule, shared by every task.</summary>
+public static class TrainingLoop
+{
+    /// <summary>Seed of step <paramref name="step"/> (global iteration) for a run seeded with <paramref name="seed"/>.</summary>
+    public static long StepSeed(long seed, long step) => unchecked((seed * 1_000_003L) + step + 1) & long.MaxValue;
+}
+
+/// <summary>
+/// The one training loop. One step: batch → for each of the task's optimisers (one phase each): the task's named loss
+/// terms → NaN check → backward → gradient sync → clip → optimiser step (lr from the schedule) → EMA → logs →
+/// (mid-epoch checkpoint). Each epoch ends with evaluation, the epoch log, and the latest / numbered / best
+/// checkpoints. The global generator is seeded from (seed, step) before every step and tasks draw their own streams
+/// from <see cref="StepContext.SeedFor"/>, and batches come from the source by (epoch, position), so resuming from any
+/// checkpoint continues bit-exactly.
+/// </summary>
+/// <typeparam name="TBatch">The task's batch type.</typeparam>
+public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
+{
+    private readonly LoopSetup<TBatch> _s;
+
+    /// <summary>Creates the loop.</summary>
+    public TrainingLoop(LoopSetup<TBatch> setup)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        _s = setup;
+    }
+
+    /// <summary>Seed of step <paramref name="step"/>; see <see cref="TrainingLoop.StepSeed"/>.</summary>
+    public static long StepSeed(long seed, long step) => TrainingLoop.StepSeed(seed, step);
+
+    /// <summary>Runs (or resumes) training to the configured number of epochs.</summary>
+    public LoopResult Run()
+    {
+        var o = _s.Options;
+        var task = _s.Task;
+        var main = _s.Sync.IsMain;
+        var ipe = _s.Train.BatchesPerEpoch;
+        if (ipe <= 0)
+        {
+            throw new InvalidOperationException($"The training set has {_s.Train.Count} examples, fewer than one batch of {o.BatchSize}.");
+        }
+        if (task.Optimizers.Count == 0)
+        {
+            throw new InvalidOperationException("The task has no optimiser.");
+        }
+        var byEpoch = o.ScheduleUnit.Equals("epoch", StringComparison.OrdinalIgnoreCase);
+        if (!byEpoch && !o.ScheduleUnit.Equals("iteration", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"--schedule-unit {o.ScheduleUnit}: use iteration or epoch.");
+        }
+        var totalSteps = (long)ipe * o.Epochs;
+        var schedule = CosineLrScheduler.FromEpochs(o.Lr, o.MinLr, o.Epochs, o.WarmupEpochs, o.WarmupLr, ipe);
+        double LrAt(long step) => schedule.LearningRate(byEpoch ? step / ipe * ipe : step);
+        var momentum = new EmaMomentumSchedule(o.StudentEmaDecay, totalSteps);
+
+        var emaTarget = task.EmaTarget;
+        if (o.StudentEma && emaTarget is null)
+        {
+            throw new ArgumentException("--student-ema: this task keeps no EMA copy.");
+        }
+        using var ema = o.StudentEma ? new ModelEma(emaTarget!.Value.CreateCopy(), emaTarget.Value.Source) : null;
+        var parts = task.CheckpointParts.ToList();
+        if (emaTarget is { } et)
+        {
+            parts.Add(new CheckpointPart(et.Entry, ema is null ? [] : [ema.Model]));
+        }
+
+        var state = new RunState();
+        var resumePath = ResolveResume(o);
+        if (resumePath is not null)
+        {
+            state = TrainingCheckpoint.Restore(resumePath, parts, task.Optimizers);
+            _s.Observer.OnMessage($"Resumed from {resumePath}: epoch {state.NextEpoch}, iteration {state.NextBatch}.");
+        }
+
+        var termNames = task.TermNames;
+        var iterColumns = new List<string> { "epoch", "itr", "lr" };
+        iterColumns.AddRange(termNames);
+        iterColumns.Add("total");
+        var epochColumns = new List<string> { "epoch", "train_loss" };
+        epochColumns.AddRange(task.MetricNames);
+        epochColumns.AddRange(task.MetricNames.Select(m => "ema_" + m));
+        epochColumns.Add("lr");
+        epochColumns.Add("seconds");
+
+        var outDir = main && o.OutputDir.Length > 0 ? o.OutputDir : null;
+        CsvLog? iterLog = null, epochLog = null;
+        if (outDir is not null)
+        {
+            Directory.CreateDirectory(outDir);
+            var startStep = (long)state.NextEpoch * ipe + state.NextBatch;
+            iterLog = CsvLog.Open(Path.Combine(outDir, RunFiles.IterationsCsv), iterColumns,
+                resumePath is null ? null : row => long.Parse(row[0], CultureInfo.InvariantCulture) * ipe + long.Parse(row[1], CultureInfo.InvariantCulture) < startStep);
+            epochLog = CsvLog.Open(Path.Combine(outDir, RunFiles.EpochsCsv), epochColumns,
+                resumePath is null ? null : row => int.Parse(row[0], CultureInfo.InvariantCulture) < state.NextEpoch);
+        }
+
+        var watch = Stopwatch.StartNew();
+        long stepsThisRun = 0;
+        MetricSet? final = state.LastEval, finalEma = null;
+        var phaseParameters = task.Optimizers.Select(x => x.Optimizer.Parameters).ToArray();
+        var values = new double[termNames.Count];
+        _s.Observer.OnStart(o.Epochs, ipe, state.NextEpoch, state.NextBatch);
+        try
+        {
+            for (var epoch = state.NextEpoch; epoch < o.Epochs; epoch++)
+            {
+                var epochWatch = Stopwatch.StartNew();
+                _s.Observer.OnEpochStart(epoch);
+                task.SetTraining(true);
+                var startBatch = epoch == state.NextEpoch ? state.NextBatch : 0;
+                var iteration = startBatch;
+                foreach (var batch in _s.Train.GetEpoch(epoch, startBatch))
+                {
+                    var step = (long)epoch * ipe + iteration;
+                    double lr = 0, total = 0;
+                    int examples;
+                    Array.Clear(values);
+                    using (batch)
+                    using (var scope = NewDisposeScope())
+                    {
+                        random.manual_seed(StepSeed(o.Seed, step));
+                        examples = task.BatchSize(batch);
+                        var context = new StepContext(epoch, iteration, step, o.Seed);
+                        lr = LrAt(step);
+                        for (var phase = 0; phase < task.Optimizers.Count; phase++)
+                        {
+                            var slot = task.Optimizers[phase];
+                            using var terms = task.ComputeLoss(phase, batch, context);
+                            var phaseTotal = terms.Total.ToDouble();
+                            var finite = double.IsFinite(phaseTotal);
+                            foreach (var (name, value) in terms.Terms)
+                            {
+                                var index = IndexOf(termNames, name);
+                                values[index] = value.ToDouble();
+                                finite &= double.IsFinite(values[index]);
+                            }
+                            total += phaseTotal;
+                            if (!finite)
+                            {
+                                var components = new Dictionary<string, double>(StringComparer.Ordinal);
+                                for (var i = 0; i < termNames.Count; i++)
+                                {
+                                    components[termNames[i]] = values[i];
+                                }
+                                components["total"] = total;
+                                throw new NonFiniteLossException(epoch, iteration, step, components);
+                            }
+                            slot.Optimizer.LearningRate = slot.LrScale == 1.0 ? lr : lr * slot.LrScale;
+                            slot.Optimizer.ZeroGrad();
+                            terms.Total.backward();
+                            _s.Sync.AllReduceGradients(phaseParameters[phase]);
+                            if (o.ClipGrad > 0)
+                            {
+                                nn.utils.clip_grad_norm_(phaseParameters[phase], o.ClipGrad);
+                            }
+                            slot.Optimizer.Step();
+                        }
+                        ema?.Update(momentum.Momentum(step));
+                    }
+                    var row = new object?[3 + termNames.Count + 1];
+                    row[0] = epoch;
+                    row[1] = iteration;
+                    row[2] = lr;
+                    for (var i = 0; i < termNames.Count; i++)
+                    {
+                        row[3 + i] = values[i];
+                    }
+                    row[^1] = total;
+                    iterLog?.Append(row);
+                    state.LastLoss = total;
+                    state.EpochLossSum += total;
+                    state.EpochLossCount++;
+                    iteration++;
+                    stepsThisRun++;
+                    _s.Observer.OnIteration(new IterationReport(epoch, iteration - 1, ipe, lr,
+                        [.. termNames.Select((n, i) => (n, values[i]))], total, examples));
+
+                    if (outDir is not null && o.SaveEveryIters > 0 && iteration % o.SaveEveryIters == 0 && iteration < ipe)
+                    {
+                        state.NextEpoch = epoch;
+                        state.NextBatch = iteration;
+                        SaveCheckpoint(outDir, RunFiles.LatestCheckpoint, state, parts, epoch, lr);
+                    }
+                    if (_s.StopAfterSteps is long stop && stepsThisRun >= stop)
+                    {
+                        iterLog?.Dispose();
+                        epochLog?.Dispose();
+                        iterLog = epochLog = null;
+                        return new LoopResult(false, epoch, final, state.Best, state.BestEpoch, finalEma, watch.Elapsed.TotalSeconds, stepsThisRun);
+                    }
+                }
+
+                // ---- end of epoch: evaluate, log, checkpoint ----
+                MetricSet? eval = null, emaEval = null;
+                var last = epoch == o.Epochs - 1;
+                if (task.HasEvaluation && (last || (o.EvalEvery > 0 && (epoch + 1) % o.EvalEvery == 0)))
+                {
+                    _s.Observer.OnEvaluating(epoch);
+                    task.SetTraining(false);
+                    eval = task.Evaluate(task.FinalModel);
+                    if (eval is not null && ema is not null)
+                    {
+                        emaEval = task.Evaluate(ema.Model);
+                    }
+                    if (eval is not null)
+                    {
+                        final = eval;
+                        finalEma = emaEval;
+                        state.LastEval = eval;
+                    }
+                }
+                var trainLoss = state.EpochLossCount > 0 ? state.EpochLossSum / state.EpochLossCount : double.NaN;
+                state.EpochLossSum = 0;
+                state.EpochLossCount = 0;
+                var improved = eval is not null && (state.Best is null || Better(eval[task.BestMetric], state.Best[task.BestMetric], task.HigherIsBetter));
+                if (improved)
+                {
+                    state.Best = eval;
+                    state.BestEpoch = epoch;
+                }
+                state.NextEpoch = epoch + 1;
+                state.NextBatch = 0;
+                var lrNow = LrAt(Math.Min((long)(epoch + 1) * ipe, totalSteps - 1));
+                var epochRow = new List<object?> { epoch, trainLoss };
+                epochRow.AddRange(task.MetricNames.Select(m => (object?)(eval?.Values.GetValueOrDefault(m, double.NaN))));
+                epochRow.AddRange(task.MetricNames.Select(m => (object?)(emaEval?.Values.GetValueOrDefault(m, double.NaN))));
+                epochRow.Add(lrNow);
+                epochRow.Add(epochWatch.Elapsed.TotalSeconds);
+                epochLog?.Append([.. epochRow]);
+                if (outDir is not null)
+                {
+                    SaveCheckpoint(outDir, RunFiles.LatestCheckpoint, state, parts, epoch, lrNow);
+                    if (o.SaveEvery > 0 && (epoch + 1) % o.SaveEvery == 0)
+                    {
+                        AtomicFile.Copy(Path.Combine(outDir, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.EpochCheckpoint(epoch + 1)));
+                    }
+                    if (improved)
+                    {
+                        AtomicFile.Copy(Path.Combine(outDir, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.BestCheckpoint));
+                    }
+                }
+                _s.Observer.OnEpochEnd(new EpochReport(epoch, trainLoss, eval, emaEval, epochWatch.Elapsed.TotalSeconds));
+            }
+        }
+        finally
+        {
+            iterLog?.Dispose();
+            epochLog?.Dispose();
+        }
+
+        var result = new LoopResult(true, o.Epochs, final, state.Best, state.BestEpoch, finalEma, watch.Elapsed.TotalSeconds, stepsThisRun);
+        if (outDir is not null)
+        {
+            // Weights only, as a plain PyTorch state dict: what --teacher-path, vkd eval and torch users want.
+            CheckpointWriter.WriteStateDict(Path.Combine(outDir, RunFiles.FinalWeights), task.FinalModel.state_dict());
+            WriteSummary(outDir, result);
+            try
+            {
+                TrainingPlots.Write(outDir);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Plots are a convenience; a rendering failure must not fail a finished run.
+                _s.Observer.OnMessage($"Plots were not written: {e.Message}");
+            }
+        }
+        return result;
+    }
+
+    private static bool Better(double candidate, double best, bool higherIsBetter) =>
+        higherIsBetter ? candidate > best : candidate < best;
+
+    private static int IndexOf(IReadOnlyList<string> names, string name)
+    {
+        for (var i = 0; i < names.Count; i++)
+        {
+            if (names[i] == name)
+            {
+                return i;
+            }
+        }
+        throw new InvalidOperationException($"The task returned loss term '{name}', which is not among its TermNames [{string.Join(", ", names)}].");
+    }
+
+    private static string? ResolveResume(TrainingOptions o)
+    {
+        if (string.IsNullOrEmpty(o.Resume))
+        {
+            return null;
+        }
+        if (o.Resume.Equals("auto", StringComparison.OrdinalIgnoreCase))
+        {
+            var latest = Path.Combine(o.OutputDir, RunFiles.LatestCheckpoint);
+            return File.Exists(latest) ? latest : null;
+        }
+        if (!File.Exists(o.Resume))
+        {
+            throw new FileNotFoundException($"--resume: checkpoint '{o.Resume}' does not exist.", o.Resume);
+        }
+        return o.Resume;
+    }
+
+    private void SaveCheckpoint(string outDir, string name, RunState state, IReadOnlyList<CheckpointPart> parts, int epoch, double lr)
+    {
+        var o = _s.Options;
+        var meta = new Dictionary<string, object?>(_s.Metadata)
+        {
+            ["model"] = _s.Task.ModelName,
+            ["batch_size"] = (long)o.BatchSize,
+            ["world_size"] = (long)_s.Sync.WorldSize,
+            ["lr"] = lr,
+            ["seed"] = (long)o.Seed,
+            ["args"] = ConfigFile.ToFlags(o).ToDictionary(kv => kv.Key, kv => kv.Value),
+        };
+        TrainingCheckpoint.Save(Path.Combine(outDir, name), state, parts, _s.Task.Optimizers, epoch, meta);
+    }
+
+    private void WriteSummary(string outDir, LoopResult r)
+    {
+        static object? M(MetricSet? m)
+        {
+            if (m is null)
+            {
+                return null;
+            }
+            var d = m.Values.ToDictionary(kv => kv.Key, kv => (object?)kv.Value, StringComparer.Ordinal);
+            d["images"] = m.Count;
+            return d;
+        }
+        var summary = new Dictionary<string, object?>(_s.Metadata)
+        {
+            ["student"] = _s.Task.ModelName,
+            ["epochs"] = r.EpochsDone,
+            ["iterations_per_epoch"] = _s.Train.BatchesPerEpoch,
+            ["train_images"] = _s.Train.Count,
+            ["eval_images"] = _s.EvalCount,
+            ["seconds"] = r.Seconds,
+            ["final"] = M(r.Final),
+            ["best"] = M(r.Best),
+            ["best_epoch"] = r.BestEpoch,
+            ["final_ema"] = M(r.FinalEma),
+            ["options"] = ConfigFile.ToFlags(_s.Options),
+        };
+        var json = JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true });
+        AtomicFile.WriteAllText(Path.Combine(outDir, RunFiles.SummaryJson), json);
+    }
+}
+
+/// <summary>Position and bookkeeping of a run, saved in checkpoints.</summary>
+public sealed class RunState
+{
+    /// <summary>Epoch to run next.</summary>
+    public int NextEpoch { get; set; }
+
+    /// <summary>Batch position within <see cref="NextEpoch"/> to continue from.</summary>
+    public int NextBatch { get; set; }
+
+    /// <summary>Best evaluation so far.</summary>
+    public MetricSet? Best { get; set; }
+
+    /// <summary>Epoch of <see cref="Best"/>.</summary>
+    public int BestEpoch { get; set; } = -1;
+
+    /// <summary>Most recent evaluation.</summary>
+    public MetricSet? LastEval { get; set; }
+
+    /// <summary>Loss of the last step.</summary>
+    public double LastLoss { get; set; } = double.NaN;
+
+    /// <summary>Sum of step losses in the current epoch (kept across a mid-epoch resume for the epoch mean).</summary>
+    public double EpochLossSum { get; set; }
+
+    /// <summary>Steps summed in <see cref="EpochLossSum"/>.</summary>
+    public long EpochLossCount { get; set; }
+}
