@@ -36,8 +36,9 @@ public sealed class ModuleTaps : IDisposable
             var name = path;
             var remover = hookable.register_forward_hook((_, _, output) =>
             {
-                // The step's dispose scope owns the output; the tap only refers to it until the next forward.
-                _outputs[name] = output;
+                // Sequential disposes its intermediate outputs, so the tap keeps its own handle (an alias of the same
+                // storage), owned by the step's dispose scope like every other tensor of the step.
+                _outputs[name] = output.alias();
                 return output;
             });
             _removers.Add(remover.remove);

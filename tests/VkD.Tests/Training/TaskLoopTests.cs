@@ -1,0 +1,346 @@
+using System.Globalization;
+using TorchSharp;
+using VkD.Distillation.Distiller;
+using VkD.Distillation.Losses;
+using VkD.Distillation.Normalization;
+using VkD.Distillation.Projectors;
+using VkD.Interop.Checkpoints;
+using VkD.Training.Logging;
+using VkD.Training.Loop;
+using VkD.Training.Optim;
+using VkD.Training.Options;
+using VkD.Training.Tasks;
+using static TorchSharp.torch;
+
+namespace VkD.Tests.Training;
+
+/// <summary>A batch of the synthetic tasks: inputs [B, 8] and labels [B].</summary>
+internal sealed record VectorBatch(Tensor X, Tensor Y) : IDisposable
+{
+    public void Dispose()
+    {
+        X.Dispose();
+        Y.Dispose();
+    }
+}
+
+/// <summary>Deterministic synthetic batches: batch i of epoch e is drawn from a generator seeded by (e, i), so any
+/// position can be produced again, as the loop's resume needs.</summary>
+internal sealed class SyntheticSource(int batches, int batchSize) : IBatchSource<VectorBatch>
+{
+    public int Count => batches * batchSize;
+
+    public int BatchesPerEpoch => batches;
+
+    public IEnumerable<VectorBatch> GetEpoch(int epoch, int startBatch = 0)
+    {
+        for (var i = startBatch; i < batches; i++)
+        {
+            using var g = new Generator((ulong)(epoch * 1000 + i + 1));
+            var x = randn([batchSize, 8], generator: g);
+            var y = randint(0, 3, [batchSize], generator: g);
+            yield return new VectorBatch(x, y);
+        }
+    }
+}
+
+/// <summary>
+/// The loop's promises for tasks other than classification: a feature distiller whose two pairs share one projector
+/// (pooled vector and tokens, as a detector's levels would), and a task with two alternating optimisers (a GAN's D
+/// and G steps). Each logs its named terms, checkpoints every part and resumes bit-exactly after a kill.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class TaskLoopTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("vkd-loop-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static TrainingOptions LoopOptions(string dir) => new()
+    {
+        Epochs = 2,
+        BatchSize = 16,
+        Lr = 1e-2,
+        MinLr = 1e-4,
+        WeightDecay = 0.01,
+        Seed = 3,
+        SaveEvery = 1,
+        SaveEveryIters = 2,
+        StudentEma = true,
+        StudentEmaDecay = 0.9,
+        OutputDir = dir,
+    };
+
+    // ---- two feature pairs sharing one projector ----
+
+    private sealed class SharedPairRun : IDisposable
+    {
+        public SharedPairRun()
+        {
+            random.manual_seed(11);
+            Student = nn.Sequential(("0", nn.Linear(8, 24)), ("1", nn.ReLU()));
+            Teacher = nn.Sequential(("0", nn.Linear(8, 40)));
+            Teacher.eval();
+            Projector = new OrthogonalProjector(6, 10);
+            var distiller = new FeatureDistiller(
+            [
+                new FeaturePairTerm("pooled", "pooled", "pooled", Projector, teacherNormalization: new LayerStandardization()),
+                new FeaturePairTerm("tokens", "tokens", "tokens", Projector, distance: new FeatureLoss(FeatureLossKind.Cosine),
+                    weight: 0.5, rows: FeatureRows.Tokens),
+                new CrossEntropyTerm(Name: "ce_tap", LogitsFeature: "0"),
+            ]);
+            Taps = new ModuleTaps(Student, ["0"]);
+            Task = new FeatureDistillationTask<VectorBatch>(new FeatureDistillationTaskSetup<VectorBatch>
+            {
+                Student = Student,
+                Name = "mlp",
+                StudentFeatures = b => Sides(Student.call(b.X).view(-1, 4, 6), "student", Taps),
+                TeacherFeatures = b => Sides(Teacher.call(b.X).view(-1, 4, 10), "teacher", null),
+                Targets = b => b.Y,
+                Distiller = distiller,
+                BatchSize = b => (int)b.X.shape[0],
+                CreateEmaCopy = () => nn.Sequential(("0", nn.Linear(8, 24)), ("1", nn.ReLU())),
+                Evaluate = m => new MetricSet(new Dictionary<string, double> { ["weight_norm"] = m.parameters().First().norm().item<float>() }, 1),
+                MetricNames = ["weight_norm"],
+                HigherIsBetter = false,
+            });
+        }
+
+        public nn.Module<Tensor, Tensor> Student { get; }
+
+        public nn.Module<Tensor, Tensor> Teacher { get; }
+
+        public OrthogonalProjector Projector { get; }
+
+        public ModuleTaps Taps { get; }
+
+        public FeatureDistillationTask<VectorBatch> Task { get; }
+
+        private static FeatureSet Sides(Tensor tokens, string side, ModuleTaps? taps)
+        {
+            var set = new FeatureSet(side).Add("tokens", tokens).Add("pooled", tokens.mean([1]));
+            return taps is null ? set : taps.AddTo(set);
+        }
+
+        public LoopResult Run(TrainingOptions o, long? stopAfter = null) => new TrainingLoop<VectorBatch>(new LoopSetup<VectorBatch>
+        {
+            Task = Task,
+            Train = new SyntheticSource(4, 16),
+            Options = o,
+            StopAfterSteps = stopAfter,
+        }).Run();
+
+        public void Dispose()
+        {
+            Taps.Dispose();
+            Task.Dispose();
+            Student.Dispose();
+            Teacher.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Two_pairs_sharing_one_projector_log_their_terms_register_one_projector_and_resume_bit_exactly()
+    {
+        var straight = Path.Combine(_dir, "straight");
+        using (var run = new SharedPairRun())
+        {
+            Assert.Single(run.Task.CheckpointParts[0].Modules.OfType<FeatureDistiller>().Single().Projectors);
+            var before = run.Projector.ComputeWeight().detach().clone();
+            var result = run.Run(LoopOptions(straight));
+            Assert.True(result.Completed);
+            Assert.Equal(8, result.Steps);
+            // Both pairs moved the one projector, and it is still orthonormal (W^T W = I).
+            using var w = run.Projector.ComputeWeight().detach();
+            Assert.True((w - before).abs().max().item<float>() > 1e-4);
+            Assert.True((w.t().matmul(w) - eye(6)).abs().max().item<float>() < 1e-5);
+        }
+        Assert.Equal("epoch,itr,lr,pooled,tokens,ce_tap,total", File.ReadLines(Path.Combine(straight, RunFiles.IterationsCsv)).First());
+        var rows = CsvLog.Read(Path.Combine(straight, RunFiles.IterationsCsv));
+        Assert.Equal(8, rows.Count);
+        Assert.All(rows, r => Assert.True(double.Parse(r["tokens"], CultureInfo.InvariantCulture) > 0));
+        using (var ckpt = CheckpointReader.Read(Path.Combine(straight, RunFiles.LatestCheckpoint)))
+        {
+            var keys = ckpt.StateDictEntry("student").Keys.Order().ToList();
+            Assert.Equal(["0.bias", "0.weight", "projector.parametrizations.weight.original"], keys.Where(k => !k.StartsWith("projector.", StringComparison.Ordinal) || k.EndsWith("original", StringComparison.Ordinal)).ToList());
+            Assert.NotNull(ckpt.Entries["student_ema"]);
+        }
+        Assert.True(File.Exists(Path.Combine(straight, RunFiles.BestCheckpoint)));
+
+        var resumed = Path.Combine(_dir, "resumed");
+        using (var run = new SharedPairRun())
+        {
+            Assert.False(run.Run(LoopOptions(resumed), stopAfter: 5).Completed);
+        }
+        using (var run = new SharedPairRun())
+        {
+            var o = LoopOptions(resumed);
+            o.Resume = "auto";
+            // Killed after step 5 (epoch 1, batch 0); the last save was the end of epoch 0, so 4 steps remain.
+            Assert.Equal(4, run.Run(o).Steps);
+        }
+        AssertSameCheckpoints(straight, resumed, ["student", "student_ema"]);
+    }
+
+    // ---- two alternating optimisers (a GAN's D and G steps) ----
+
+    private sealed class AlternatingTask : ITrainingTask<VectorBatch>, IDisposable
+    {
+        private readonly AdamW _d;
+        private readonly AdamW _g;
+
+        public AlternatingTask()
+        {
+            random.manual_seed(5);
+            Generator = nn.Linear(4, 8);
+            Discriminator = nn.Linear(8, 1);
+            _d = new AdamW(WeightDecayGroups.Build(Discriminator.named_parameters().Select(p => (p.name, p.parameter)), 0), 2e-3, beta1: 0.0);
+            _g = new AdamW(WeightDecayGroups.Build(Generator.named_parameters().Select(p => (p.name, p.parameter)), 0), 1e-3, beta1: 0.0);
+            Optimizers = [new TaskOptimizer("optimizer_d", _d), new TaskOptimizer("optimizer_g", _g, LrScale: 0.5)];
+            CheckpointParts = [new CheckpointPart("generator", [Generator]), new CheckpointPart("discriminator", [Discriminator])];
+        }
+
+        public nn.Module<Tensor, Tensor> Generator { get; }
+
+        public nn.Module<Tensor, Tensor> Discriminator { get; }
+
+        public string ModelName => "toy_gan";
+
+        public IReadOnlyList<string> TermNames { get; } = ["d_real", "d_fake", "g_adv"];
+
+        public IReadOnlyList<string> MetricNames { get; } = ["d_gap"];
+
+        public string BestMetric => "d_gap";
+
+        public bool HigherIsBetter => false;
+
+        public IReadOnlyList<TaskOptimizer> Optimizers { get; }
+
+        public IReadOnlyList<CheckpointPart> CheckpointParts { get; }
+
+        public (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget => (Generator, () => nn.Linear(4, 8), "generator_ema");
+
+        public nn.Module FinalModel => Generator;
+
+        public bool HasEvaluation => true;
+
+        public void SetTraining(bool training)
+        {
+            Generator.train(training);
+            Discriminator.train(training);
+        }
+
+        public int BatchSize(VectorBatch batch) => (int)batch.X.shape[0];
+
+        public LossTerms ComputeLoss(int phase, VectorBatch batch, StepContext context)
+        {
+            using var g = new Generator((ulong)context.SeedFor(phase + 1));
+            var z = randn([batch.X.shape[0], 4], generator: g);
+            if (phase == 0)
+            {
+                var fake = Generator.call(z).detach();
+                var real = nn.functional.softplus(-Discriminator.call(batch.X)).mean();
+                var fakeLoss = nn.functional.softplus(Discriminator.call(fake)).mean();
+                return new LossTerms([("d_real", real), ("d_fake", fakeLoss)], real + fakeLoss);
+            }
+            var adv = nn.functional.softplus(-Discriminator.call(Generator.call(z))).mean();
+            return new LossTerms([("g_adv", adv)], adv.alias());
+        }
+
+        public MetricSet? Evaluate(nn.Module model)
+        {
+            using var _ = no_grad();
+            using var z = randn(32, 4);
+            var gen = (nn.Module<Tensor, Tensor>)model;
+            using var fake = gen.call(z);
+            using var score = Discriminator.call(fake).mean();
+            return new MetricSet(new Dictionary<string, double> { ["d_gap"] = Math.Abs(score.item<float>()) }, 32);
+        }
+
+        public void Dispose()
+        {
+            _d.Dispose();
+            _g.Dispose();
+            Generator.Dispose();
+            Discriminator.Dispose();
+        }
+    }
+
+    private static LoopResult RunAlternating(TrainingOptions o, long? stopAfter = null)
+    {
+        using var task = new AlternatingTask();
+        return new TrainingLoop<VectorBatch>(new LoopSetup<VectorBatch>
+        {
+            Task = task,
+            Train = new SyntheticSource(4, 16),
+            Options = o,
+            StopAfterSteps = stopAfter,
+        }).Run();
+    }
+
+    [Fact]
+    public void Two_alternating_optimisers_step_in_turn_log_every_phase_and_resume_bit_exactly()
+    {
+        var straight = Path.Combine(_dir, "gan-straight");
+        Assert.True(RunAlternating(LoopOptions(straight)).Completed);
+        Assert.Equal("epoch,itr,lr,d_real,d_fake,g_adv,total", File.ReadLines(Path.Combine(straight, RunFiles.IterationsCsv)).First());
+        var rows = CsvLog.Read(Path.Combine(straight, RunFiles.IterationsCsv));
+        Assert.All(rows, r =>
+        {
+            var sum = double.Parse(r["d_real"], CultureInfo.InvariantCulture) + double.Parse(r["d_fake"], CultureInfo.InvariantCulture)
+                + double.Parse(r["g_adv"], CultureInfo.InvariantCulture);
+            Assert.Equal(sum, double.Parse(r["total"], CultureInfo.InvariantCulture), 5);
+        });
+        using (var ckpt = CheckpointReader.Read(Path.Combine(straight, RunFiles.LatestCheckpoint)))
+        {
+            foreach (var entry in new[] { "generator", "discriminator", "generator_ema", "optimizer_d", "optimizer_g" })
+            {
+                Assert.True(ckpt.Entries.ContainsKey(entry), $"checkpoint lacks '{entry}'");
+            }
+            // Each optimiser saw every step: Adam's step count is the number of steps, for D and for G.
+            foreach (var entry in new[] { "optimizer_d", "optimizer_g" })
+            {
+                var state = (IReadOnlyDictionary<object, object?>)((IReadOnlyDictionary<string, object?>)ckpt.Entries[entry]!)["state"]!;
+                Assert.NotEmpty(state);
+            }
+        }
+
+        var resumed = Path.Combine(_dir, "gan-resumed");
+        Assert.False(RunAlternating(LoopOptions(resumed), stopAfter: 3).Completed);
+        var o = LoopOptions(resumed);
+        o.Resume = "auto";
+        // Killed after step 3 (epoch 0, batch 2); the mid-epoch save after batch 1 means batches 2..7 run again.
+        Assert.Equal(6, RunAlternating(o).Steps);
+        AssertSameCheckpoints(straight, resumed, ["generator", "discriminator", "generator_ema"]);
+        Assert.Equal(File.ReadAllText(Path.Combine(straight, RunFiles.IterationsCsv)), File.ReadAllText(Path.Combine(resumed, RunFiles.IterationsCsv)));
+    }
+
+    [Fact]
+    public void A_non_finite_term_is_named_in_the_error()
+    {
+        using var run = new SharedPairRun();
+        var o = LoopOptions(Path.Combine(_dir, "nan"));
+        o.Lr = 1e30; // the first update overflows the weights, so the second forward pass is not finite
+        o.MinLr = 1e30;
+        var e = Assert.Throws<NonFiniteLossException>(() => run.Run(o));
+        Assert.Contains("not finite:", e.Message);
+        Assert.Contains("pooled=", e.Message);
+        Assert.True(e.Components.ContainsKey("ce_tap"));
+    }
+
+    private static void AssertSameCheckpoints(string a, string b, IReadOnlyList<string> entries)
+    {
+        using var ca = CheckpointReader.Read(Path.Combine(a, RunFiles.LatestCheckpoint));
+        using var cb = CheckpointReader.Read(Path.Combine(b, RunFiles.LatestCheckpoint));
+        foreach (var entry in entries)
+        {
+            var sa = ca.StateDictEntry(entry);
+            var sb = cb.StateDictEntry(entry);
+            Assert.Equal(sa.Keys.Order(), sb.Keys.Order());
+            foreach (var (k, t) in sa)
+            {
+                Assert.True(t.eq(sb[k]).all().item<bool>(), $"{entry}.{k} differs after resume");
+            }
+        }
+    }
+}
