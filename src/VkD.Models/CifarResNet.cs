@@ -76,10 +76,10 @@ public sealed class CifarResNet : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = nn.functional.relu(bn1.forward(conv1.forward(x)));
+        x = nn.functional.relu(bn1.call(conv1.call(x)));
         foreach (var layer in _layers)
         {
-            x = layer.forward(x);
+            x = layer.call(x);
         }
         return x.MoveToOuterDisposeScope();
     }

@@ -44,7 +44,7 @@ public sealed class ConvStemDistilledVisionTransformer : TwoHeadVisionTransforme
     protected override Tensor EmbedTokens(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var patches = conv_embed.forward(x);
+        var patches = conv_embed.call(x);
         var dist = patches.mean([1L], keepdim: true);
         return torch.cat([ClsTokens(patches.shape[0]), dist, patches], 1).MoveToOuterDisposeScope();
     }
@@ -78,7 +78,7 @@ public sealed class ConvStemDistilledVisionTransformer : TwoHeadVisionTransforme
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            return proj.forward(conv.forward(x)).flatten(2).transpose(1, 2).MoveToOuterDisposeScope();
+            return proj.call(conv.call(x)).flatten(2).transpose(1, 2).MoveToOuterDisposeScope();
         }
     }
 }

@@ -29,7 +29,7 @@ public sealed class DistilledVisionTransformer : TwoHeadVisionTransformer
     protected override Tensor EmbedTokens(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var patches = patch_embed.forward(x);
+        var patches = patch_embed.call(x);
         var b = patches.shape[0];
         return torch.cat([ClsTokens(b), dist_token.expand(b, -1, -1), patches], 1).MoveToOuterDisposeScope();
     }

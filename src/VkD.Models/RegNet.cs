@@ -74,10 +74,10 @@ public sealed class RegNet : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = stem.forward(x);
+        x = stem.call(x);
         foreach (var stage in _stages)
         {
-            x = stage.forward(x);
+            x = stage.call(x);
         }
         return x.MoveToOuterDisposeScope();
     }
@@ -87,7 +87,7 @@ public sealed class RegNet : ClassifierModel
     {
         using var scope = NewDisposeScope();
         var pooled = features.mean([2L, 3L]);
-        return (preLogits || head is null ? pooled : head.forward(pooled)).MoveToOuterDisposeScope();
+        return (preLogits || head is null ? pooled : head.call(pooled)).MoveToOuterDisposeScope();
     }
 
     private void InitWeights()
@@ -136,7 +136,7 @@ public sealed class RegNet : ClassifierModel
             register_module("fc", fc);
         }
 
-        public override Tensor forward(Tensor x) => fc.forward(x);
+        public override Tensor forward(Tensor x) => fc.call(x);
     }
 
     /// <summary>A stage: blocks <c>b1..bN</c>, the first one strided.</summary>
@@ -160,7 +160,7 @@ public sealed class RegNet : ClassifierModel
             using var scope = NewDisposeScope();
             foreach (var block in _blocks)
             {
-                x = block.forward(x);
+                x = block.call(x);
             }
             return x.MoveToOuterDisposeScope();
         }
@@ -213,13 +213,13 @@ public sealed class RegNetBottleneck : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = conv2.forward(conv1.forward(x));
+        var y = conv2.call(conv1.call(x));
         if (se is not null)
         {
-            y = se.forward(y);
+            y = se.call(y);
         }
-        y = conv3.forward(y);
-        var shortcut = downsample is null ? x : downsample.forward(x);
-        return nn.functional.relu(drop_path.forward(y) + shortcut).MoveToOuterDisposeScope();
+        y = conv3.call(y);
+        var shortcut = downsample is null ? x : downsample.call(x);
+        return nn.functional.relu(drop_path.call(y) + shortcut).MoveToOuterDisposeScope();
     }
 }

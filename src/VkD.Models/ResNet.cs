@@ -90,10 +90,10 @@ public sealed class ResNet : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = maxpool.forward(nn.functional.relu(bn1.forward(conv1.forward(x))));
+        x = maxpool.call(nn.functional.relu(bn1.call(conv1.call(x))));
         foreach (var layer in _layers)
         {
-            x = layer.forward(x);
+            x = layer.call(x);
         }
         return x.MoveToOuterDisposeScope();
     }
@@ -122,7 +122,7 @@ public sealed class ResNet : ClassifierModel
     {
         using var scope = NewDisposeScope();
         var pooled = features.mean([2L, 3L]);
-        return (preLogits || fc is null ? pooled : fc.forward(pooled)).MoveToOuterDisposeScope();
+        return (preLogits || fc is null ? pooled : fc.call(pooled)).MoveToOuterDisposeScope();
     }
 
     /// <summary>conv1x1 + BN shortcut (keys <c>downsample.0</c>, <c>downsample.1</c>) when the shape changes.</summary>
@@ -160,9 +160,9 @@ public sealed class ResNet : ClassifierModel
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var y = nn.functional.relu(bn1.forward(conv1.forward(x)));
-            y = bn2.forward(conv2.forward(y));
-            var identity = downsample is null ? x : downsample.forward(x);
+            var y = nn.functional.relu(bn1.call(conv1.call(x)));
+            y = bn2.call(conv2.call(y));
+            var identity = downsample is null ? x : downsample.call(x);
             return nn.functional.relu(y + identity).MoveToOuterDisposeScope();
         }
     }
@@ -202,10 +202,10 @@ public sealed class ResNet : ClassifierModel
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var y = nn.functional.relu(bn1.forward(conv1.forward(x)));
-            y = nn.functional.relu(bn2.forward(conv2.forward(y)));
-            y = bn3.forward(conv3.forward(y));
-            var identity = downsample is null ? x : downsample.forward(x);
+            var y = nn.functional.relu(bn1.call(conv1.call(x)));
+            y = nn.functional.relu(bn2.call(conv2.call(y)));
+            y = bn3.call(conv3.call(y));
+            var identity = downsample is null ? x : downsample.call(x);
             return nn.functional.relu(y + identity).MoveToOuterDisposeScope();
         }
     }

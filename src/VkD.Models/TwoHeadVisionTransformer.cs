@@ -44,7 +44,7 @@ public abstract class TwoHeadVisionTransformer : VisionTransformerBase
         using var scope = NewDisposeScope();
         var cls = features.select(1, 0);
         var dist = features.select(1, 1);
-        var result = preLogits ? (cls + dist) / 2 : (Head.forward(cls) + head_dist.forward(dist)) / 2;
+        var result = preLogits ? (cls + dist) / 2 : (Head.call(cls) + head_dist.call(dist)) / 2;
         return result.MoveToOuterDisposeScope();
     }
 
@@ -53,8 +53,8 @@ public abstract class TwoHeadVisionTransformer : VisionTransformerBase
     {
         using var scope = NewDisposeScope();
         var features = ForwardFeatures(x);
-        var logits = Head.forward(features.select(1, 0));
-        var distLogits = head_dist.forward(features.select(1, 1));
+        var logits = Head.call(features.select(1, 0));
+        var distLogits = head_dist.call(features.select(1, 1));
         var pooled = features.narrow(1, 2, features.shape[1] - 2).mean([1L]);
         return new ClassifierOutputs(logits.MoveToOuterDisposeScope(), distLogits.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope());
     }

@@ -35,7 +35,7 @@ public sealed class VisionTransformer : VisionTransformerBase
     protected override Tensor EmbedTokens(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var patches = patch_embed.forward(x);
+        var patches = patch_embed.call(x);
         return torch.cat([ClsTokens(patches.shape[0]), patches], 1).MoveToOuterDisposeScope();
     }
 
@@ -44,6 +44,6 @@ public sealed class VisionTransformer : VisionTransformerBase
     {
         using var scope = NewDisposeScope();
         var cls = features.select(1, 0);
-        return (preLogits ? cls : Head.forward(cls)).MoveToOuterDisposeScope();
+        return (preLogits ? cls : Head.call(cls)).MoveToOuterDisposeScope();
     }
 }

@@ -92,9 +92,9 @@ public abstract class VisionTransformerBase : ClassifierModel
         var tokens = EmbedTokens(x) + pos_embed;
         foreach (var block in blocks)
         {
-            tokens = block.forward(tokens);
+            tokens = block.call(tokens);
         }
-        return norm.forward(tokens).MoveToOuterDisposeScope();
+        return norm.call(tokens).MoveToOuterDisposeScope();
     }
 
     /// <summary>Expands the class token over a batch of <paramref name="batch"/>.</summary>

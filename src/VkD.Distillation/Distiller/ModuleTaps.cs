@@ -5,7 +5,7 @@ namespace VkD.Distillation.Distiller;
 /// <summary>
 /// Taps intermediate features by module path (<c>layer3</c>, <c>blocks.11.mlp</c>), as PyTorch forward hooks do, so a
 /// method can distil any layer of any model without that model exposing it. Each tapped module's output of the most
-/// recent forward pass is kept under its path; <see cref="AddTo"/> copies them into a <see cref="FeatureSet"/>.
+/// recent forward pass is kept under its path (one handle per path, replaced by the next pass); <see cref="AddTo"/> copies them into a <see cref="FeatureSet"/>.
 /// TorchSharp runs hooks from <c>call</c>, not from <c>forward</c>: a module is tapped when its parent invokes it with
 /// <c>call</c> (Sequential, and the zoo's models, do).
 /// </summary>
@@ -13,6 +13,7 @@ public sealed class ModuleTaps : IDisposable
 {
     private readonly Dictionary<string, Tensor> _outputs = new(StringComparer.Ordinal);
     private readonly List<Action> _removers = [];
+    private readonly HashSet<string> _ran = new(StringComparer.Ordinal);
 
     /// <summary>Hooks the modules of <paramref name="model"/> at <paramref name="paths"/>.</summary>
     /// <exception cref="ArgumentException">A path names no module, or a module that does not map a tensor to a tensor;
@@ -36,9 +37,16 @@ public sealed class ModuleTaps : IDisposable
             var name = path;
             var remover = hookable.register_forward_hook((_, _, output) =>
             {
-                // Sequential disposes its intermediate outputs, so the tap keeps its own handle (an alias of the same
-                // storage), owned by the step's dispose scope like every other tensor of the step.
-                _outputs[name] = output.alias();
+                // Models dispose their intermediate outputs (Sequential, and the inner dispose scopes of the zoo's
+                // forwards), so the tap keeps its own handle to the same storage, outside every scope, until the
+                // next forward pass replaces it.
+                var kept = output.alias().DetachFromDisposeScope();
+                if (_outputs.TryGetValue(name, out var previous))
+                {
+                    previous.Dispose();
+                }
+                _outputs[name] = kept;
+                _ran.Add(name);
                 return output;
             });
             _removers.Add(remover.remove);
@@ -51,12 +59,14 @@ public sealed class ModuleTaps : IDisposable
 
     /// <summary>The output of <paramref name="path"/> in the last forward pass.</summary>
     /// <exception cref="InvalidOperationException">The module did not run (its parent called <c>forward</c> directly).</exception>
-    public Tensor this[string path] => _outputs.TryGetValue(path, out var t)
+    public Tensor this[string path] => _ran.Contains(path) && _outputs.TryGetValue(path, out var t)
         ? t
         : throw new InvalidOperationException(
             $"Tapped module '{path}' produced no output in the last forward pass: it did not run, or its parent called its forward() directly instead of call().");
 
-    /// <summary>Adds every tapped output to <paramref name="features"/> under its path, then forgets them.</summary>
+    /// <summary>Adds every tapped output of the last forward pass to <paramref name="features"/> under its path. The
+    /// tensors stay valid until the next forward pass (or <see cref="Dispose"/>); a second call before another
+    /// forward pass throws, so stale features are never used.</summary>
     public FeatureSet AddTo(FeatureSet features)
     {
         ArgumentNullException.ThrowIfNull(features);
@@ -64,7 +74,7 @@ public sealed class ModuleTaps : IDisposable
         {
             features.Add(path, this[path]);
         }
-        _outputs.Clear();
+        _ran.Clear();
         return features;
     }
 
@@ -76,6 +86,11 @@ public sealed class ModuleTaps : IDisposable
             remove();
         }
         _removers.Clear();
+        foreach (var t in _outputs.Values)
+        {
+            t.Dispose();
+        }
         _outputs.Clear();
+        _ran.Clear();
     }
 }

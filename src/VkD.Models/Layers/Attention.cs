@@ -36,11 +36,11 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         var n = x.shape[1];
         var c = x.shape[2];
         // [B, N, 3, H, hd] -> [3, B, H, N, hd], the layout timm uses.
-        var packed = qkv.forward(x).reshape(b, n, 3, _numHeads, c / _numHeads).permute(2, 0, 3, 1, 4);
+        var packed = qkv.call(x).reshape(b, n, 3, _numHeads, c / _numHeads).permute(2, 0, 3, 1, 4);
         var q = packed[0];
         var k = packed[1];
         var v = packed[2];
         var attended = nn.functional.scaled_dot_product_attention(q, k, v);
-        return proj.forward(attended.transpose(1, 2).reshape(b, n, c)).MoveToOuterDisposeScope();
+        return proj.call(attended.transpose(1, 2).reshape(b, n, c)).MoveToOuterDisposeScope();
     }
 }

@@ -36,7 +36,7 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = bn.forward(conv.forward(x));
+        var y = bn.call(conv.call(x));
         if (_applyAct)
         {
             y = nn.functional.relu(y);

@@ -34,6 +34,6 @@ public sealed class PatchEmbed : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return proj.forward(x).flatten(2).transpose(1, 2).MoveToOuterDisposeScope();
+        return proj.call(x).flatten(2).transpose(1, 2).MoveToOuterDisposeScope();
     }
 }

@@ -26,7 +26,7 @@ public sealed class SqueezeExcite : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var s = x.mean([2L, 3L], keepdim: true);
-        s = fc2.forward(nn.functional.relu(fc1.forward(s)));
+        s = fc2.call(nn.functional.relu(fc1.call(s)));
         return (x * s.sigmoid()).MoveToOuterDisposeScope();
     }
 }

@@ -42,8 +42,8 @@ public sealed class TransformerBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + drop_path1.forward(attn.forward(norm1.forward(x)));
-        x = x + drop_path2.forward(mlp.forward(norm2.forward(x)));
+        x = x + drop_path1.call(attn.call(norm1.call(x)));
+        x = x + drop_path2.call(mlp.call(norm2.call(x)));
         return x.MoveToOuterDisposeScope();
     }
 }

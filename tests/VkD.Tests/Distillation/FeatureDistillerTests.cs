@@ -99,4 +99,16 @@ public sealed class FeatureDistillerTests
         Assert.Contains("fc3", e.Message);
         Assert.Contains("fc2", e.Message);
     }
+
+    [Fact]
+    public void A_zoo_model_can_be_tapped_at_any_layer()
+    {
+        using var model = VkD.Models.ModelRegistry.Create("resnet8", new VkD.Models.ModelOptions(10, 28, 0, 1));
+        model.eval();
+        using var taps = new ModuleTaps(model, ["layer2", "layer3.0.conv1"]);
+        using var scope = NewDisposeScope();
+        model.call(randn(2, 1, 28, 28));
+        Assert.Equal(4, (int)taps["layer2"].ndim);
+        Assert.Equal(2, taps["layer3.0.conv1"].shape[0]);
+    }
 }
