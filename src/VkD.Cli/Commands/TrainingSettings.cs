@@ -135,6 +135,14 @@ public class TrainingSettings : CommandSettings
     [CommandOption("--threads <N>"), Description("Intra-op threads (0 = default). Results are deterministic per thread count.")]
     public int? Threads { get; set; }
 
+    /// <summary>--device.</summary>
+    [CommandOption("--device <DEVICE>"), Description("cpu (default), cuda or cuda:N; every module and tensor of the run goes there. CUDA needs a CUDA libtorch package.")]
+    public string? Device { get; set; }
+
+    /// <summary>--schedule-unit.</summary>
+    [CommandOption("--schedule-unit <UNIT>"), Description("When the learning rate changes: iteration (default, the reference's) or epoch (timm's default).")]
+    public string? ScheduleUnit { get; set; }
+
     /// <summary>--train-subset.</summary>
     [CommandOption("--train-subset <N>"), Description("Use only the first N training images (0 = all).")]
     public int? TrainSubset { get; set; }
@@ -176,10 +184,6 @@ public class TrainingSettings : CommandSettings
     /// <summary>--unscale-lr.</summary>
     [CommandOption("--unscale-lr", IsHidden = true), CompatibilityOnly]
     public bool? UnscaleLr { get; set; }
-
-    /// <summary>--device.</summary>
-    [CommandOption("--device <DEV>", IsHidden = true), CompatibilityOnly]
-    public string? Device { get; set; }
 
     /// <summary>--repeated-aug.</summary>
     [CommandOption("--repeated-aug", IsHidden = true), CompatibilityOnly]

@@ -181,6 +181,11 @@ public static class TrainingSession
         {
             throw new ArgumentException($"--student-ckpt '{o.StudentCkpt}' does not exist.");
         }
+        TrainingDevice.Resolve(o.Device);
+        if (!o.ScheduleUnit.Equals("iteration", StringComparison.OrdinalIgnoreCase) && !o.ScheduleUnit.Equals("epoch", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ArgumentException($"--schedule-unit {o.ScheduleUnit}: use iteration or epoch.");
+        }
         if (o.BatchSize <= 0 || o.Epochs <= 0)
         {
             throw new ArgumentException($"--batch-size and --epochs must be positive (got {o.BatchSize}, {o.Epochs}).");

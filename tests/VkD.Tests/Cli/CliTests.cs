@@ -56,6 +56,16 @@ public sealed class CliTests : IDisposable
         Assert.Equal(Program.UsageError, code);
         Assert.Contains("--batch-size must be positive", output);
 
+        (code, output) = Run("train", "--model", "resnet8", "--device", "cuda:1");
+        Assert.Equal(2, code);
+        Assert.Contains("--device cuda:1", output);
+        Assert.Contains("CUDA", output);
+        (code, output) = Run("train", "--model", "resnet8", "--device", "tpu");
+        Assert.Equal(2, code);
+        Assert.Contains("cpu, cuda or cuda:N", output);
+        (code, output) = Run("train", "--model", "resnet8", "--schedule-unit", "fortnight");
+        Assert.Equal(2, code);
+        Assert.Contains("--schedule-unit fortnight", output);
         (code, output) = Run("train", "--no-such-flag");
         Assert.Equal(Program.UsageError, code);
         Assert.Contains("no-such-flag", output);
