@@ -175,7 +175,7 @@ public class FeatureDistiller : nn.Module
         }
         var kept = values.Select(v => (v.Item1, v.Item2.MoveToOuterDisposeScope())).ToList();
         // A single term is its own total: alias it through a view so disposing the total keeps the term alive.
-        var sum = kept.Count == 1 ? kept[0].Item2.alias() : total!.MoveToOuterDisposeScope();
+        var sum = (kept.Count == 1 ? kept[0].Item2.alias() : total!).MoveToOuterDisposeScope();
         return new LossTerms(kept, sum);
     }
 }

@@ -29,7 +29,10 @@ public static class TrainingPlots
             {
                 var x = Enumerable.Range(0, rows.Count).Select(i => (double)i).ToArray();
                 var plot = NewPlot("Training loss", "iteration", "loss");
-                foreach (var column in new[] { "total", "ce", "kd", "repr" })
+                // Every loss column the task logged (its term names), total first.
+                var header = File.ReadLines(iterPath).First().Split(',');
+                var columns = header.Where(c => c == "total").Concat(header.Where(c => c is not ("epoch" or "itr" or "lr" or "total")));
+                foreach (var column in columns)
                 {
                     var y = rows.Select(r => Parse(r.GetValueOrDefault(column))).ToArray();
                     if (y.All(v => double.IsNaN(v) || v == 0))
