@@ -54,7 +54,7 @@ public static class Program
             CliConsole.Error(e.Message);
             return UsageError;
         }
-        catch (VkD.Training.Loop.NonFiniteLossException e)
+        catch (Exception e) when (e is VkD.Training.Loop.NonFiniteLossException or VkD.Training.Checkpoints.NonFiniteStateException)
         {
             CliConsole.Error(e.Message);
             return TrainingDiverged;
@@ -69,5 +69,5 @@ public static class Program
     // Problems with what the user passed (flags, files, data, checkpoints) get one clear line, not a stack trace.
     private static bool IsUserError(Exception e) => e is ArgumentException or FileNotFoundException or DirectoryNotFoundException
         or InvalidDataException or KeyNotFoundException or VkD.Interop.Checkpoints.CheckpointFormatException
-        or VkD.Interop.Checkpoints.CheckpointMismatchException;
+        or VkD.Interop.Checkpoints.CheckpointMismatchException or VkD.Training.Logging.OutputFolderLockedException;
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using VkD.Cli.Infrastructure;
@@ -33,10 +34,42 @@ public sealed class TrainCommand : Command<TrainSettings>
 /// <summary>Shared body of <c>train</c> and <c>distill</c>: run with progress, then print the outcome.</summary>
 internal static class TrainingCommandRunner
 {
+    /// <summary>Exit code after SIGINT (128 + 2), as shells report an interrupted program.</summary>
+    public const int Interrupted = 130;
+
+    /// <summary>Exit code after SIGTERM (128 + 15).</summary>
+    public const int Terminated = 143;
+
     public static int Run(SessionKind kind, TrainingOptions options)
     {
         TrainingSession.EnsureRegistered();
-        var result = ProgressObserver.Run("", observer => TrainingSession.Run(kind, options, observer));
+        // SIGINT and SIGTERM stop the run at the next step boundary with its position saved, instead of killing it
+        // mid-step like SIGKILL; a second signal is left to the default handler, which ends the process at once.
+        using var stop = new CancellationTokenSource();
+        var signal = 0;
+        void OnSignal(PosixSignalContext c)
+        {
+            if (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            c.Cancel = true;
+            signal = c.Signal == PosixSignal.SIGTERM ? Terminated : Interrupted;
+            CliConsole.Warn($"{c.Signal} received: stopping after the current step and saving the position (send it again to stop at once).");
+            stop.Cancel();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        TrainingResult result;
+        try
+        {
+            result = ProgressObserver.Run("", observer => TrainingSession.Run(kind, options, observer, stop: stop.Token));
+        }
+        catch (TrainingInterruptedException e)
+        {
+            CliConsole.Error(e.Message);
+            return signal == 0 ? Interrupted : signal;
+        }
         var line = string.Create(CultureInfo.InvariantCulture, $"Finished {result.EpochsDone} epochs in {result.Seconds:F1}s.");
         if (result.Final is not null)
         {

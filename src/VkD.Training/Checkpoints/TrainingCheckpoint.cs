@@ -82,6 +82,12 @@ public static class TrainingCheckpoint
             {
                 entries.TryAdd(k, v);
             }
+            if (FindNonFinite(entries, "") is string bad)
+            {
+                throw new NonFiniteStateException(
+                    $"The training state became non-finite ({bad} holds NaN or inf) at epoch {epoch}; '{path}' was not written, so the " +
+                    "checkpoints on disk hold the last finite state. Resume from them with a lower --lr or with --clip-grad.");
+            }
             CheckpointWriter.Write(path, entries);
         }
         finally
@@ -189,6 +195,41 @@ public static class TrainingCheckpoint
             values[k] = v is double x ? x : Convert.ToDouble(v, CultureInfo.InvariantCulture);
         }
         return new MetricSet(values, (int)Long(d.GetValueOrDefault("count") ?? 0L));
+    }
+
+    // The first floating tensor with a NaN or inf, by its path in the checkpoint (student.layer1.0.bn1.running_var).
+    private static string? FindNonFinite(object? value, string path)
+    {
+        switch (value)
+        {
+            case Tensor t when t.is_floating_point():
+                using (var finite = isfinite(t).all())
+                {
+                    return finite.item<bool>() ? null : path;
+                }
+            case IDictionary<string, object?> d:
+                foreach (var (k, v) in d)
+                {
+                    if (FindNonFinite(v, path.Length == 0 ? k : path + "." + k) is string bad)
+                    {
+                        return bad;
+                    }
+                }
+                return null;
+            case IDictionary<long, object?> byIndex:
+                foreach (var (k, v) in byIndex)
+                {
+                    if (FindNonFinite(v, path + "." + k.ToString(CultureInfo.InvariantCulture)) is string bad)
+                    {
+                        return bad;
+                    }
+                }
+                return null;
+            case double x when !double.IsFinite(x) && path != "loss":
+                return path;
+            default:
+                return null;
+        }
     }
 
     private static long Long(object? value) => Convert.ToInt64(value, CultureInfo.InvariantCulture);

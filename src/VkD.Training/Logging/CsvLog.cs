@@ -41,7 +41,7 @@ public sealed class CsvLog : IDisposable
             var lines = File.ReadAllLines(path);
             if (lines.Length > 0 && lines[0] == header)
             {
-                kept.AddRange(lines.Skip(1).Where(l => l.Length > 0 && keepRow(l.Split(','))));
+                kept.AddRange(lines.Skip(1).Where(l => Keep(l, columns.Count, keepRow)));
             }
         }
         var dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path));
@@ -49,14 +49,44 @@ public sealed class CsvLog : IDisposable
         {
             Directory.CreateDirectory(dir);
         }
-        var writer = new StreamWriter(path, append: false, new UTF8Encoding(false)) { NewLine = "\n" };
-        writer.WriteLine(header);
-        foreach (var line in kept)
+        // The kept rows go to a temporary file that replaces the log in one rename, so a kill while a resumed run
+        // opens its log leaves either the old rows or the new ones, never a truncated file.
+        var temp = path + ".tmp-" + Environment.ProcessId;
+        using (var w = new StreamWriter(temp, append: false, new UTF8Encoding(false)) { NewLine = "\n" })
         {
-            writer.WriteLine(line);
+            w.WriteLine(header);
+            foreach (var line in kept)
+            {
+                w.WriteLine(line);
+            }
         }
-        writer.Flush();
+        File.Move(temp, path, overwrite: true);
+        var writer = new StreamWriter(path, append: true, new UTF8Encoding(false)) { NewLine = "\n" };
         return new CsvLog(path, columns, writer);
+    }
+
+    // A row torn by a kill mid-write has too few cells or a cut-off number: it is dropped (the resumed run writes it
+    // again), never a reason to fail.
+    private static bool Keep(string line, int columns, Func<IReadOnlyList<string>, bool> keepRow)
+    {
+        var cells = line.Split(',');
+        if (line.Length == 0 || cells.Length != columns
+            || cells.Any(c => c.Length > 0 && !double.TryParse(c, NumberStyles.Float, CultureInfo.InvariantCulture, out _)))
+        {
+            return false;
+        }
+        try
+        {
+            return keepRow(cells);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        catch (OverflowException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Appends one row; numbers are written in the invariant culture with round-trip precision.</summary>

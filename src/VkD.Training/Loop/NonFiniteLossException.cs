@@ -7,12 +7,14 @@ namespace VkD.Training.Loop;
 public sealed class NonFiniteLossException : Exception
 {
     /// <summary>Creates the exception for the step at <paramref name="epoch"/>/<paramref name="iteration"/> with the
-    /// step's named loss terms (and <c>total</c>).</summary>
-    public NonFiniteLossException(int epoch, int iteration, long globalStep, IReadOnlyDictionary<string, double> components)
-        : base($"Loss is not finite at epoch {epoch}, iteration {iteration} (global step {globalStep}): " +
+    /// step's named loss terms (and <c>total</c>); <paramref name="cause"/> says what else went wrong (an update that
+    /// overflowed the weights although the loss was finite).</summary>
+    public NonFiniteLossException(int epoch, int iteration, long globalStep, IReadOnlyDictionary<string, double> components, string? cause = null)
+        : base($"{(cause is null ? "Loss is not finite" : "Training diverged")} at epoch {epoch}, iteration {iteration} (global step {globalStep}): " +
                $"{string.Join(", ", components.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key}={kv.Value}")))}" +
-               $"{Culprits(components)}. Training stopped; the last checkpoint on disk is intact. " +
-               "Lower --lr, set --clip-grad, or check the data and teacher.")
+               $"{Culprits(components)}{(cause is null ? "" : "; " + cause)}. Training stopped; every checkpoint on disk holds a finite state " +
+               "(none is written with NaN or inf). Lower --lr, set --clip-grad, or check the data and teacher, and resume; if resuming from " +
+               "latest.pth.tar diverges again at once, its weights were already ruined before they overflowed: resume from an earlier ep{N}.pth.tar.")
     {
         Epoch = epoch;
         Iteration = iteration;

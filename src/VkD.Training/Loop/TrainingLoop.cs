@@ -34,6 +34,15 @@ public sealed class LoopSetup<TBatch> where TBatch : IDisposable
     /// <summary>Test hook: stop abruptly (as a crash would: no end-of-run files) after this many steps of this process.</summary>
     public long? StopAfterSteps { get; init; }
 
+    /// <summary>Asks the run to stop at the next step boundary, save its position and throw
+    /// <see cref="TrainingInterruptedException"/> (the CLI cancels it on SIGINT and SIGTERM).</summary>
+    public CancellationToken Stop { get; init; }
+
+    /// <summary>Test hook for fault injection: called at each point where a kill would leave files half-done
+    /// (<c>checkpoint:pending</c>, <c>checkpoint:numbered</c>, <c>checkpoint:best</c>, <c>checkpoint:latest</c>,
+    /// <c>mid-epoch:latest</c>); throwing from it simulates a crash at that moment.</summary>
+    public Action<string>? FaultPoint { get; init; }
+
     /// <summary>Examples in the evaluation set (for the summary), if any.</summary>
     public int? EvalCount { get; init; }
 
@@ -119,12 +128,22 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
             parts.Add(new CheckpointPart(et.Entry, ema is null ? [] : [ema.Model]));
         }
 
+        var outDir = main && o.OutputDir.Length > 0 ? o.OutputDir : null;
+        using var folderLock = outDir is null ? null : OutputFolderLock.Acquire(outDir);
+        if (outDir is not null)
+        {
+            PrepareFolder(outDir, resuming: !string.IsNullOrEmpty(o.Resume));
+        }
         var state = new RunState();
         var resumePath = ResolveResume(o);
         if (resumePath is not null)
         {
             state = TrainingCheckpoint.Restore(resumePath, parts, task.Optimizers);
             _s.Observer.OnMessage($"Resumed from {resumePath}: epoch {state.NextEpoch}, iteration {state.NextBatch}.");
+            if (outDir is not null)
+            {
+                RepairEpochFiles(outDir, resumePath, state);
+            }
         }
 
         var termNames = task.TermNames;
@@ -137,7 +156,6 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         epochColumns.Add("lr");
         epochColumns.Add("seconds");
 
-        var outDir = main && o.OutputDir.Length > 0 ? o.OutputDir : null;
         CsvLog? iterLog = null, epochLog = null;
         if (outDir is not null)
         {
@@ -209,6 +227,13 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                                 nn.utils.clip_grad_norm_(phaseParameters[phase], o.ClipGrad);
                             }
                             slot.Optimizer.Step();
+                            if (!AllFinite(phaseParameters[phase]))
+                            {
+                                var components = termNames.Select((n, i) => (n, values[i])).ToDictionary(x => x.n, x => x.Item2, StringComparer.Ordinal);
+                                components["total"] = total;
+                                throw new NonFiniteLossException(epoch, iteration, step, components,
+                                    $"the loss was finite but the update of {slot.Entry} made parameters non-finite");
+                            }
                         }
                         ema?.Update(momentum.Momentum(step));
                     }
@@ -235,6 +260,19 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                         state.NextEpoch = epoch;
                         state.NextBatch = iteration;
                         SaveCheckpoint(outDir, RunFiles.LatestCheckpoint, state, parts, epoch, lr);
+                        _s.FaultPoint?.Invoke("mid-epoch:latest");
+                    }
+                    if (_s.Stop.IsCancellationRequested && iteration < ipe)
+                    {
+                        state.NextEpoch = epoch;
+                        state.NextBatch = iteration;
+                        string? saved = null;
+                        if (outDir is not null)
+                        {
+                            SaveCheckpoint(outDir, RunFiles.LatestCheckpoint, state, parts, epoch, lr);
+                            saved = Path.Combine(outDir, RunFiles.LatestCheckpoint);
+                        }
+                        throw new TrainingInterruptedException(epoch, iteration, saved);
                     }
                     if (_s.StopAfterSteps is long stop && stepsThisRun >= stop)
                     {
@@ -284,17 +322,31 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                 epochLog?.Append([.. epochRow]);
                 if (outDir is not null)
                 {
-                    SaveCheckpoint(outDir, RunFiles.LatestCheckpoint, state, parts, epoch, lrNow);
+                    // The epoch's files come from one complete pending checkpoint, and latest.pth.tar is replaced
+                    // last: a kill at any moment leaves either the previous latest (the epoch is redone and its files
+                    // rewritten) or a complete pending file that the next start promotes (RepairEpochFiles then makes
+                    // any copy the kill prevented).
+                    var pending = Path.Combine(outDir, PendingCheckpoint);
+                    SaveCheckpoint(outDir, PendingCheckpoint, state, parts, epoch, lrNow);
+                    _s.FaultPoint?.Invoke("checkpoint:pending");
                     if (o.SaveEvery > 0 && (epoch + 1) % o.SaveEvery == 0)
                     {
-                        AtomicFile.Copy(Path.Combine(outDir, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.EpochCheckpoint(epoch + 1)));
+                        AtomicFile.Copy(pending, Path.Combine(outDir, RunFiles.EpochCheckpoint(epoch + 1)));
+                        _s.FaultPoint?.Invoke("checkpoint:numbered");
                     }
                     if (improved)
                     {
-                        AtomicFile.Copy(Path.Combine(outDir, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.BestCheckpoint));
+                        AtomicFile.Copy(pending, Path.Combine(outDir, RunFiles.BestCheckpoint));
+                        _s.FaultPoint?.Invoke("checkpoint:best");
                     }
+                    File.Move(pending, Path.Combine(outDir, RunFiles.LatestCheckpoint), overwrite: true);
+                    _s.FaultPoint?.Invoke("checkpoint:latest");
                 }
                 _s.Observer.OnEpochEnd(new EpochReport(epoch, trainLoss, eval, emaEval, epochWatch.Elapsed.TotalSeconds));
+                if (_s.Stop.IsCancellationRequested && epoch + 1 < o.Epochs)
+                {
+                    throw new TrainingInterruptedException(epoch + 1, 0, outDir is null ? null : Path.Combine(outDir, RunFiles.LatestCheckpoint));
+                }
             }
         }
         finally
@@ -320,6 +372,78 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
             }
         }
         return result;
+    }
+
+    /// <summary>The end-of-epoch checkpoint before it becomes <c>latest.pth.tar</c>.</summary>
+    public const string PendingCheckpoint = "latest.pth.tar.pending";
+
+    private static bool AllFinite(IReadOnlyList<TorchSharp.Modules.Parameter> parameters)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        return parameters.Count == 0 || stack(parameters.Select(p => isfinite(p).all()).ToArray()).all().item<bool>();
+    }
+
+    // Under the folder lock: temporary files of interrupted writes are removed, and a complete end-of-epoch checkpoint
+    // that a kill kept from becoming latest.pth.tar is promoted (it is newer than latest) when resuming, or dropped.
+    private void PrepareFolder(string outDir, bool resuming)
+    {
+        foreach (var f in OutputFolderLock.CleanOrphanedTemporaries(outDir))
+        {
+            _s.Observer.OnMessage($"Removed {Path.GetFileName(f)}, left by an interrupted write.");
+        }
+        var pending = Path.Combine(outDir, PendingCheckpoint);
+        if (File.Exists(pending))
+        {
+            if (resuming)
+            {
+                File.Move(pending, Path.Combine(outDir, RunFiles.LatestCheckpoint), overwrite: true);
+                _s.Observer.OnMessage($"Promoted {PendingCheckpoint}, the last end-of-epoch checkpoint of the interrupted run, to {RunFiles.LatestCheckpoint}.");
+            }
+            else
+            {
+                File.Delete(pending);
+            }
+        }
+    }
+
+    // A resume from an end-of-epoch checkpoint recreates that epoch's numbered and best copies if a kill prevented them.
+    private void RepairEpochFiles(string outDir, string resumePath, RunState state)
+    {
+        if (state.NextBatch != 0 || state.NextEpoch == 0)
+        {
+            return;
+        }
+        var o = _s.Options;
+        var numbered = Path.Combine(outDir, RunFiles.EpochCheckpoint(state.NextEpoch));
+        if (o.SaveEvery > 0 && state.NextEpoch % o.SaveEvery == 0 && !File.Exists(numbered))
+        {
+            AtomicFile.Copy(resumePath, numbered);
+            _s.Observer.OnMessage($"Recreated {Path.GetFileName(numbered)} from {Path.GetFileName(resumePath)}.");
+        }
+        var best = Path.Combine(outDir, RunFiles.BestCheckpoint);
+        if (state.BestEpoch == state.NextEpoch - 1 && !HoldsEpoch(best, state.BestEpoch))
+        {
+            AtomicFile.Copy(resumePath, best);
+            _s.Observer.OnMessage($"Recreated {RunFiles.BestCheckpoint} from {Path.GetFileName(resumePath)}.");
+        }
+    }
+
+    private static bool HoldsEpoch(string checkpoint, int epoch)
+    {
+        if (!File.Exists(checkpoint))
+        {
+            return false;
+        }
+        try
+        {
+            using var c = CheckpointReader.Read(checkpoint);
+            return c.Entries.TryGetValue("epoch", out var e) && Convert.ToInt64(e, CultureInfo.InvariantCulture) == epoch;
+        }
+        catch (Exception ex) when (ex is InvalidDataException or CheckpointFormatException or IOException)
+        {
+            return false;
+        }
     }
 
     private static bool Better(double candidate, double best, bool higherIsBetter) =>

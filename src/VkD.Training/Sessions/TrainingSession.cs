@@ -62,8 +62,9 @@ public static class TrainingSession
     /// <param name="observer">Progress receiver.</param>
     /// <param name="sync">Gradient sync (single process when null).</param>
     /// <param name="stopAfterSteps">Test hook: stop like a crash after this many steps.</param>
+    /// <param name="stop">Stops the run at the next step boundary with its position saved (SIGINT/SIGTERM in the CLI).</param>
     public static TrainingResult Run(SessionKind kind, TrainingOptions options, ITrainingObserver? observer = null,
-        IGradientSync? sync = null, long? stopAfterSteps = null)
+        IGradientSync? sync = null, long? stopAfterSteps = null, CancellationToken stop = default)
     {
         observer ??= NullTrainingObserver.Instance;
         sync ??= SingleProcessGradientSync.Instance;
@@ -128,6 +129,7 @@ public static class TrainingSession
                 Sync = sync,
                 Observer = observer,
                 StopAfterSteps = stopAfterSteps,
+                Stop = stop,
                 EvalCount = data.Eval?.Count,
                 Metadata = metadata,
             });

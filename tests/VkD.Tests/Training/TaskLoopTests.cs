@@ -122,13 +122,17 @@ public sealed class TaskLoopTests : IDisposable
             return taps is null ? set : taps.AddTo(set);
         }
 
-        public LoopResult Run(TrainingOptions o, long? stopAfter = null) => new TrainingLoop<VectorBatch>(new LoopSetup<VectorBatch>
-        {
-            Task = Task,
-            Train = new SyntheticSource(4, 16),
-            Options = o,
-            StopAfterSteps = stopAfter,
-        }).Run();
+        public LoopResult Run(TrainingOptions o, long? stopAfter = null, Action<string>? fault = null, CancellationToken stop = default,
+            ITrainingObserver? observer = null) => new TrainingLoop<VectorBatch>(new LoopSetup<VectorBatch>
+            {
+                Task = Task,
+                Train = new SyntheticSource(4, 16),
+                Options = o,
+                StopAfterSteps = stopAfter,
+                FaultPoint = fault,
+                Stop = stop,
+                Observer = observer ?? NullTrainingObserver.Instance,
+            }).Run();
 
         public void Dispose()
         {
@@ -326,6 +330,166 @@ public sealed class TaskLoopTests : IDisposable
         Assert.Contains("not finite:", e.Message);
         Assert.Contains("pooled=", e.Message);
         Assert.True(e.Components.ContainsKey("ce_tap"));
+    }
+
+    // ---- faults: a kill at every checkpoint phase, torn logs, concurrent runs, stop requests, orphaned temporaries ----
+
+    private sealed class SimulatedCrash : Exception;
+
+    [Theory]
+    [InlineData("checkpoint:pending", 0)]
+    [InlineData("checkpoint:pending", 1)]
+    [InlineData("checkpoint:numbered", 0)]
+    [InlineData("checkpoint:best", 0)]
+    [InlineData("checkpoint:latest", 0)]
+    [InlineData("mid-epoch:latest", 1)]
+    public void A_kill_at_any_checkpoint_phase_leaves_every_promised_file_complete_after_resume(string phase, int occurrence)
+    {
+        var straight = Path.Combine(_dir, "straight");
+        using (var run = new SharedPairRun())
+        {
+            run.Run(LoopOptions(straight));
+        }
+        var crashed = Path.Combine(_dir, "crashed");
+        var seen = 0;
+        using (var run = new SharedPairRun())
+        {
+            Assert.Throws<SimulatedCrash>(() => run.Run(LoopOptions(crashed), fault: p =>
+            {
+                if (p == phase && seen++ == occurrence)
+                {
+                    throw new SimulatedCrash();
+                }
+            }));
+        }
+        using (var run = new SharedPairRun())
+        {
+            var o = LoopOptions(crashed);
+            o.Resume = "auto";
+            Assert.True(run.Run(o).Completed);
+        }
+        AssertSameCheckpoints(straight, crashed, ["student", "student_ema"]);
+        foreach (var file in new[] { RunFiles.EpochCheckpoint(1), RunFiles.EpochCheckpoint(2), RunFiles.BestCheckpoint })
+        {
+            Assert.True(File.Exists(Path.Combine(crashed, file)), $"{file} is missing after a kill at {phase} #{occurrence} and resume");
+            using var a = CheckpointReader.Read(Path.Combine(straight, file));
+            using var b = CheckpointReader.Read(Path.Combine(crashed, file));
+            Assert.Equal(a.Entries["epoch"], b.Entries["epoch"]);
+        }
+        var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(crashed, RunFiles.SummaryJson)));
+        using (var best = CheckpointReader.Read(Path.Combine(crashed, RunFiles.BestCheckpoint)))
+        {
+            Assert.Equal(summary.RootElement.GetProperty("best_epoch").GetInt32(), Convert.ToInt32(best.Entries["epoch"], CultureInfo.InvariantCulture));
+        }
+        Assert.Equal(File.ReadAllText(Path.Combine(straight, RunFiles.IterationsCsv)), File.ReadAllText(Path.Combine(crashed, RunFiles.IterationsCsv)));
+        Assert.Empty(Directory.GetFiles(crashed, "*.pending"));
+        Assert.False(File.Exists(Path.Combine(crashed, OutputFolderLock.FileName)));
+    }
+
+    [Fact]
+    public void A_torn_last_log_line_and_orphaned_temporaries_do_not_stop_a_resume()
+    {
+        var straight = Path.Combine(_dir, "straight");
+        using (var run = new SharedPairRun())
+        {
+            run.Run(LoopOptions(straight));
+        }
+        var torn = Path.Combine(_dir, "torn");
+        using (var run = new SharedPairRun())
+        {
+            run.Run(LoopOptions(torn), stopAfter: 3);
+        }
+        // A kill in the middle of a row write, and temporaries of interrupted atomic writes (one as big as a checkpoint).
+        File.AppendAllText(Path.Combine(torn, RunFiles.IterationsCsv), "0,3,0.0099,0.51");
+        File.AppendAllText(Path.Combine(torn, RunFiles.EpochsCsv), "0,1.2");
+        File.Copy(Path.Combine(torn, RunFiles.LatestCheckpoint), Path.Combine(torn, ".latest.pth.tar.0123abcd.tmp"));
+        File.WriteAllText(Path.Combine(torn, "summary.json.tmp-4242"), "{");
+        using (var run = new SharedPairRun())
+        {
+            var o = LoopOptions(torn);
+            o.Resume = "auto";
+            Assert.True(run.Run(o).Completed);
+        }
+        Assert.Equal(File.ReadAllText(Path.Combine(straight, RunFiles.IterationsCsv)), File.ReadAllText(Path.Combine(torn, RunFiles.IterationsCsv)));
+        Assert.Equal(CsvLog.Read(Path.Combine(straight, RunFiles.EpochsCsv)).Count, CsvLog.Read(Path.Combine(torn, RunFiles.EpochsCsv)).Count);
+        Assert.Empty(Directory.GetFiles(torn, "*.tmp*"));
+        Assert.Empty(Directory.GetFiles(torn, ".*.tmp"));
+        AssertSameCheckpoints(straight, torn, ["student", "student_ema"]);
+    }
+
+    [Fact]
+    public void A_second_run_in_a_live_runs_folder_is_refused_and_a_stale_lock_is_taken_over()
+    {
+        var dir = Path.Combine(_dir, "locked");
+        Directory.CreateDirectory(dir);
+        var lockPath = Path.Combine(dir, OutputFolderLock.FileName);
+        // pid 1 is always alive on Linux: a live owner on this host.
+        File.WriteAllText(lockPath, $"{{\"pid\":1,\"host\":\"{Environment.MachineName}\",\"started\":\"2026-01-01T00:00:00Z\",\"token\":\"x\"}}");
+        using (var run = new SharedPairRun())
+        {
+            var e = Assert.Throws<OutputFolderLockedException>(() => run.Run(LoopOptions(dir)));
+            Assert.Contains("pid 1", e.Message);
+            Assert.Contains(dir, e.Message);
+        }
+        Assert.False(File.Exists(Path.Combine(dir, RunFiles.LatestCheckpoint)));
+        // A lock from another machine cannot be checked, so it is refused too.
+        File.WriteAllText(lockPath, "{\"pid\":1,\"host\":\"elsewhere\",\"started\":\"2026-01-01T00:00:00Z\",\"token\":\"x\"}");
+        Assert.Throws<OutputFolderLockedException>(() => OutputFolderLock.Acquire(dir));
+        // A dead owner (no such pid) and a torn lock file are stale.
+        File.WriteAllText(lockPath, $"{{\"pid\":{int.MaxValue - 7},\"host\":\"{Environment.MachineName}\",\"started\":\"x\",\"token\":\"x\"}}");
+        using (var run = new SharedPairRun())
+        {
+            Assert.True(run.Run(LoopOptions(dir)).Completed);
+        }
+        File.WriteAllText(lockPath, "{\"pid\":");
+        using (OutputFolderLock.Acquire(dir))
+        {
+            Assert.Throws<OutputFolderLockedException>(() => OutputFolderLock.Acquire(dir) is null);
+        }
+        Assert.False(File.Exists(lockPath));
+    }
+
+    private sealed class CancelAfter(CancellationTokenSource source, int steps) : ITrainingObserver
+    {
+        private int _seen;
+
+        public void OnIteration(IterationReport report)
+        {
+            if (++_seen == steps)
+            {
+                source.Cancel();
+            }
+        }
+    }
+
+    [Fact]
+    public void A_stop_request_saves_the_position_at_the_next_step_and_the_resume_is_bit_exact()
+    {
+        var straight = Path.Combine(_dir, "straight");
+        using (var run = new SharedPairRun())
+        {
+            run.Run(LoopOptions(straight));
+        }
+        var stopped = Path.Combine(_dir, "stopped");
+        using (var cts = new CancellationTokenSource())
+        using (var run = new SharedPairRun())
+        {
+            var o = LoopOptions(stopped);
+            o.SaveEveryIters = 0;
+            var e = Assert.Throws<TrainingInterruptedException>(() => run.Run(o, stop: cts.Token, observer: new CancelAfter(cts, 3)));
+            Assert.Equal(0, e.Epoch);
+            Assert.Equal(3, e.Iteration);
+            Assert.Contains("--resume auto", e.Message);
+            using var ckpt = CheckpointReader.Read(e.Checkpoint!);
+            Assert.Equal(3L, Convert.ToInt64(ckpt.Entries["next_batch"], CultureInfo.InvariantCulture));
+        }
+        using (var run = new SharedPairRun())
+        {
+            var o = LoopOptions(stopped);
+            o.Resume = "auto";
+            Assert.Equal(5, run.Run(o).Steps);
+        }
+        AssertSameCheckpoints(straight, stopped, ["student", "student_ema"]);
     }
 
     private static void AssertSameCheckpoints(string a, string b, IReadOnlyList<string> entries)

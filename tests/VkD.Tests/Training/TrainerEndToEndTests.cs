@@ -94,20 +94,49 @@ public sealed class TrainerEndToEndTests : IDisposable
     }
 
     [Fact]
-    public void A_non_finite_loss_stops_training_naming_the_step_and_keeps_the_last_checkpoint()
+    public void Divergence_stops_training_naming_the_step_and_every_checkpoint_on_disk_stays_finite()
     {
+        // Issue 18.3: the update of step 1 overflows the weights (warmup from 1e-4 to 1e30). Before, the mid-epoch
+        // checkpoint written after that step already held inf weights, so resuming with a lower rate failed at once.
         var o = TrainingTestData.Tiny(_dir, epochs: 2);
-        o.Lr = 1e30; // the first update overflows the weights, so the second forward pass is not finite
+        o.Lr = 1e30;
+        o.WarmupEpochs = 1;
+        o.WarmupLr = 1e-4;
         o.SaveEveryIters = 1;
         var e = Assert.Throws<VkD.Training.Loop.NonFiniteLossException>(() => TrainingSession.Run(SessionKind.Train, o));
         Assert.Contains($"epoch {e.Epoch}, iteration {e.Iteration}", e.Message);
         Assert.Contains("ce=", e.Message);
+        Assert.Contains("every checkpoint on disk holds a finite state", e.Message);
         Assert.True(e.GlobalStep >= 1);
-        Assert.False(double.IsFinite(e.Components["total"]));
-        // The checkpoint written before the failing step is intact and points at it.
-        using var ckpt = CheckpointReader.Read(Path.Combine(_dir, RunFiles.LatestCheckpoint));
-        Assert.Equal(e.Iteration, Convert.ToInt64(ckpt.Entries["next_batch"], CultureInfo.InvariantCulture));
+        using (var ckpt = CheckpointReader.Read(Path.Combine(_dir, RunFiles.LatestCheckpoint)))
+        {
+            Assert.Equal(e.Iteration, Convert.ToInt64(ckpt.Entries["next_batch"], CultureInfo.InvariantCulture));
+            foreach (var (k, t) in ckpt.StateDictEntry("student"))
+            {
+                Assert.True(!t.is_floating_point() || isfinite(t).all().item<bool>(), $"{k} is not finite in the saved checkpoint");
+            }
+        }
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp*"));
+    }
+
+    [Fact]
+    public void A_checkpoint_holding_inf_is_never_written()
+    {
+        using var model = VkD.Models.ModelRegistry.Create("resnet8", new VkD.Models.ModelOptions(10, 28, 0, 1));
+        using var optimizer = new VkD.Training.Optim.AdamW(VkD.Training.Optim.WeightDecayGroups.Build(model.named_parameters().Select(p => (p.name, p.parameter)), 0), 1e-3);
+        var parts = new[] { new VkD.Training.Loop.CheckpointPart("student", [model]) };
+        var optimizers = new[] { new VkD.Training.Loop.TaskOptimizer("optimizer", optimizer) };
+        var path = Path.Combine(_dir, "x.pth.tar");
+        using (no_grad())
+        {
+            // A BatchNorm statistic, not a parameter: the per-step parameter check cannot see it, the save must.
+            model.state_dict().First(kv => kv.Key.EndsWith("running_var", StringComparison.Ordinal)).Value[0] = float.PositiveInfinity;
+        }
+        var e = Assert.Throws<VkD.Training.Checkpoints.NonFiniteStateException>(() => VkD.Training.Checkpoints.TrainingCheckpoint.Save(
+            path, new VkD.Training.Loop.RunState(), parts, optimizers, 0, new Dictionary<string, object?>()));
+        Assert.Contains("student.", e.Message);
+        Assert.Contains("running_var", e.Message);
+        Assert.False(File.Exists(path));
     }
 
     private static VkD.Training.Options.TrainingOptions Distill(string dir)
