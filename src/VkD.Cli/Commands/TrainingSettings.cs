@@ -154,8 +154,12 @@ public class TrainingSettings : CommandSettings
     // ---- accepted for compatibility with main_distributed.py, no effect ----
 
     /// <summary>--opt (reference: only adamw is wired).</summary>
-    [CommandOption("--opt <NAME>", IsHidden = true), CompatibilityOnly]
+    [CommandOption("--opt <NAME>"), Description("Optimiser: adamw (default, the reference's), sgd (Nesterov momentum, timm's sgd) or momentum.")]
     public string? Opt { get; set; }
+
+    /// <summary>--momentum.</summary>
+    [CommandOption("--momentum <M>"), Description("SGD momentum (default 0.9).")]
+    public double? Momentum { get; set; }
 
     /// <summary>--sched.</summary>
     [CommandOption("--sched <NAME>", IsHidden = true), CompatibilityOnly]

@@ -146,9 +146,9 @@ public static class TrainingCheckpoint
         }
         return new RunState
         {
-            NextEpoch = (int)Long(e["next_epoch"]),
-            NextBatch = (int)Long(e.GetValueOrDefault("next_batch") ?? 0L),
-            BestEpoch = (int)Long(e.GetValueOrDefault("best_epoch") ?? -1L),
+            NextEpoch = Position(e, "next_epoch", path, 0),
+            NextBatch = Position(e, "next_batch", path, 0),
+            BestEpoch = Position(e, "best_epoch", path, -1),
             Best = ReadMetrics(e.GetValueOrDefault("best")),
             LastEval = ReadMetrics(e.GetValueOrDefault("last_eval")),
             LastLoss = e.GetValueOrDefault("loss") is double d ? d : double.NaN,
@@ -230,6 +230,23 @@ public static class TrainingCheckpoint
             default:
                 return null;
         }
+    }
+
+    // A position entry must be an integer in int range (a crafted 1e12 would train forever, -3 or None would restart
+    // silently); `min` is the smallest legal value.
+    private static int Position(IReadOnlyDictionary<string, object?> e, string key, string path, int min)
+    {
+        var value = e.GetValueOrDefault(key);
+        if (value is not (long or int))
+        {
+            throw new InvalidDataException($"--resume: entry '{key}' of '{path}' must be an integer, got {(value is null ? "None" : value.GetType().Name + " " + value)}.");
+        }
+        var v = Convert.ToInt64(value, CultureInfo.InvariantCulture);
+        if (v < min || v > int.MaxValue)
+        {
+            throw new InvalidDataException($"--resume: entry '{key}' of '{path}' is {v}, outside [{min}, {int.MaxValue}].");
+        }
+        return (int)v;
     }
 
     private static long Long(object? value) => Convert.ToInt64(value, CultureInfo.InvariantCulture);

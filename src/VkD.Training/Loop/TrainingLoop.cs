@@ -139,6 +139,11 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         if (resumePath is not null)
         {
             state = TrainingCheckpoint.Restore(resumePath, parts, task.Optimizers);
+            if (state.NextEpoch > o.Epochs || state.NextBatch >= ipe || (state.NextEpoch == o.Epochs && state.NextBatch != 0))
+            {
+                throw new InvalidDataException($"--resume: '{resumePath}' continues at epoch {state.NextEpoch}, iteration {state.NextBatch}, " +
+                    $"outside this run of {o.Epochs} epochs x {ipe} iterations; resume with the --epochs, --batch-size and data it was written with.");
+            }
             _s.Observer.OnMessage($"Resumed from {resumePath}: epoch {state.NextEpoch}, iteration {state.NextBatch}.");
             if (outDir is not null)
             {

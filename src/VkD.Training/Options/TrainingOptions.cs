@@ -111,6 +111,13 @@ public sealed class TrainingOptions
     /// <summary>AdamW epsilon (<c>--opt-eps</c>).</summary>
     public double OptEps { get; set; } = 1e-8;
 
+    /// <summary>Optimiser (<c>--opt</c>): <c>adamw</c> (the reference's), <c>sgd</c> (Nesterov momentum, timm's
+    /// <c>sgd</c>) or <c>momentum</c> (plain momentum).</summary>
+    public string Opt { get; set; } = "adamw";
+
+    /// <summary>SGD momentum (<c>--momentum</c>).</summary>
+    public double Momentum { get; set; } = 0.9;
+
     /// <summary>Keep an EMA copy of the student (<c>--student-ema</c>).</summary>
     public bool StudentEma { get; set; }
 

@@ -102,6 +102,8 @@ public static class TrainingSession
                 Lr = options.Lr,
                 WeightDecay = options.WeightDecay,
                 OptEps = options.OptEps,
+                Optimizer = options.Opt,
+                Momentum = options.Momentum,
                 ReleasedProjectorDecay = options.ReleasedProjectorDecay,
                 Device = device,
             });
@@ -184,6 +186,29 @@ public static class TrainingSession
             throw new ArgumentException($"--student-ckpt '{o.StudentCkpt}' does not exist.");
         }
         TrainingDevice.Resolve(o.Device);
+        if (o.Opt.ToLowerInvariant() is not ("adamw" or "sgd" or "momentum"))
+        {
+            throw new ArgumentException($"--opt {o.Opt}: use adamw, sgd (Nesterov momentum) or momentum.");
+        }
+        // NaN passes every `< 0` check, so each number is checked for being finite and in range explicitly.
+        RequireRange("--lr", o.Lr, 0, double.MaxValue, minExclusive: true);
+        RequireRange("--min-lr", o.MinLr, 0, double.MaxValue);
+        RequireRange("--warmup-lr", o.WarmupLr, 0, double.MaxValue);
+        RequireRange("--warmup-epochs", o.WarmupEpochs, 0, double.MaxValue);
+        RequireRange("--weight-decay", o.WeightDecay, 0, double.MaxValue);
+        RequireRange("--clip-grad", o.ClipGrad, 0, double.MaxValue);
+        RequireRange("--opt-eps", o.OptEps, 0, double.MaxValue, minExclusive: true);
+        RequireRange("--momentum", o.Momentum, 0, 1);
+        RequireRange("--alpha", o.Alpha, 0, double.MaxValue);
+        RequireRange("--gamma", o.Gamma, 0, double.MaxValue);
+        RequireRange("--temperature", o.Temperature, 0, double.MaxValue, minExclusive: true);
+        RequireRange("--smoothing", o.Smoothing, 0, 1, maxExclusive: true);
+        RequireRange("--drop-path", o.DropPath, 0, 1, maxExclusive: true);
+        RequireRange("--mixup", o.Mixup, 0, double.MaxValue);
+        RequireRange("--cutmix", o.Cutmix, 0, double.MaxValue);
+        RequireRange("--mixup-prob", o.MixupProb, 0, 1);
+        RequireRange("--mixup-switch-prob", o.MixupSwitchProb, 0, 1);
+        RequireRange("--student-ema-decay", o.StudentEmaDecay, 0, 1);
         if (!o.ScheduleUnit.Equals("iteration", StringComparison.OrdinalIgnoreCase) && !o.ScheduleUnit.Equals("epoch", StringComparison.OrdinalIgnoreCase))
         {
             throw new ArgumentException($"--schedule-unit {o.ScheduleUnit}: use iteration or epoch.");
@@ -195,6 +220,17 @@ public static class TrainingSession
         if (o.MixupActive && o.MixupProb > 0 && o.BatchSize % 2 != 0)
         {
             throw new ArgumentException($"Mixup/CutMix pairs each image with its mirror in the batch, so --batch-size must be even (got {o.BatchSize}); or pass --mixup 0 --cutmix 0.");
+        }
+    }
+
+    private static void RequireRange(string flag, double value, double min, double max, bool minExclusive = false, bool maxExclusive = false)
+    {
+        var ok = double.IsFinite(value) && (minExclusive ? value > min : value >= min) && (maxExclusive ? value < max : value <= max);
+        if (!ok)
+        {
+            var low = minExclusive ? $"> {min}" : $">= {min}";
+            var high = max == double.MaxValue ? "" : maxExclusive ? $" and < {max}" : $" and <= {max}";
+            throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{flag} must be a finite number {low}{high}, got {value}."));
         }
     }
 

@@ -54,6 +54,12 @@ public sealed class ClassificationTaskSetup
     /// <summary>AdamW epsilon.</summary>
     public double OptEps { get; init; } = 1e-8;
 
+    /// <summary>Optimiser: <c>adamw</c>, <c>sgd</c> (Nesterov) or <c>momentum</c>.</summary>
+    public string Optimizer { get; init; } = "adamw";
+
+    /// <summary>SGD momentum.</summary>
+    public double Momentum { get; init; } = 0.9;
+
     /// <summary>Put the projectors back into weight decay, as the released code does.</summary>
     public bool ReleasedProjectorDecay { get; init; }
 
@@ -71,11 +77,11 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
 {
     private static readonly string[] SupervisedTerms = ["ce", "kd", "repr"];
     private readonly ClassificationTaskSetup _s;
-    private readonly AdamW _optimizer;
+    private readonly ITrainingOptimizer _optimizer;
     private readonly ModuleTaps? _studentTaps;
     private readonly ModuleTaps? _teacherTaps;
 
-    /// <summary>Creates the task and its AdamW (timm's no-decay groups; orthogonal projectors out of decay).</summary>
+    /// <summary>Creates the task and its optimiser (timm's no-decay groups; orthogonal projectors out of decay).</summary>
     public ClassificationTask(ClassificationTaskSetup setup)
     {
         ArgumentNullException.ThrowIfNull(setup);
@@ -90,7 +96,14 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
             named = named.Concat(setup.Distiller.named_parameters().Select(p => (p.name, p.parameter)));
         }
         var exempt = setup.ReleasedProjectorDecay || setup.Distiller is null ? null : setup.Distiller.WeightDecayExempt();
-        _optimizer = new AdamW(WeightDecayGroups.Build(named, setup.WeightDecay, exempt), setup.Lr, eps: setup.OptEps);
+        var groups = WeightDecayGroups.Build(named, setup.WeightDecay, exempt);
+        _optimizer = setup.Optimizer.ToLowerInvariant() switch
+        {
+            "adamw" => new AdamW(groups, setup.Lr, eps: setup.OptEps),
+            "sgd" => new MomentumSgd(groups, setup.Lr, setup.Momentum, nesterov: true),
+            "momentum" => new MomentumSgd(groups, setup.Lr, setup.Momentum, nesterov: false),
+            _ => throw new ArgumentException($"--opt {setup.Optimizer}: use adamw, sgd (Nesterov momentum) or momentum."),
+        };
         Optimizers = [new TaskOptimizer("optimizer", _optimizer)];
         CheckpointParts = [new CheckpointPart("student", setup.Distiller is null ? [setup.Student] : [setup.Student, setup.Distiller])];
         if (setup.StudentTaps.Count > 0)

@@ -66,6 +66,12 @@ public sealed class CliTests : IDisposable
         (code, output) = Run("train", "--model", "resnet8", "--schedule-unit", "fortnight");
         Assert.Equal(2, code);
         Assert.Contains("--schedule-unit fortnight", output);
+        foreach (var (flag, value) in new[] { ("--lr", "nan"), ("--alpha", "nan"), ("--gamma", "-1"), ("--smoothing", "1"), ("--lr", "Infinity"), ("--opt", "lion") })
+        {
+            (code, output) = Run("distill", "--student-model", "resnet8", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath, flag, value);
+            Assert.Equal(Program.UsageError, code);
+            Assert.Contains(flag, output);
+        }
         (code, output) = Run("train", "--no-such-flag");
         Assert.Equal(Program.UsageError, code);
         Assert.Contains("no-such-flag", output);
@@ -118,9 +124,10 @@ public sealed class CliTests : IDisposable
         var outDir = Path.Combine(_dir, "cfg");
         var config = Path.Combine(_dir, "run.yaml");
         File.WriteAllText(config, "model: resnet8\nlr: 0.004\nseed: 5\nepochs: 3\n");
-        var (code, output) = Run(["train", "--config", config, .. TinyTrainArgs(outDir), "--opt", "sgd"]);
+        // --opt became a real flag (issue 18.16); --sched is still one the reference accepts and never reads.
+        var (code, output) = Run(["train", "--config", config, .. TinyTrainArgs(outDir), "--opt", "sgd", "--sched", "cosine"]);
         Assert.True(code == 0, output);
-        Assert.Contains("--opt is accepted for compatibility", output);
+        Assert.Contains("--sched is accepted for compatibility", output);
         var resolved = File.ReadAllText(Path.Combine(outDir, RunFiles.ConfigJson));
         Assert.Contains("\"lr\": 0.004", resolved);
         Assert.Contains("\"seed\": 5", resolved);

@@ -40,6 +40,57 @@ public sealed class OptimTests
         Assert.Equal(1.0, m.Momentum(1000), 12);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Momentum_sgd_matches_torch_SGD_step_for_step_and_its_state_round_trips(bool nesterov)
+    {
+        random.manual_seed(4);
+        using var w1 = new Parameter(randn(5, 4));
+        using var b1 = new Parameter(randn(4));
+        using var w2 = new Parameter(w1.detach().clone());
+        using var b2 = new Parameter(b1.detach().clone());
+        using var ours = new VkD.Training.Optim.MomentumSgd([new ParamGroup("decay", [w1], ["w"], 0.05), new ParamGroup("no_decay", [b1], ["b"], 0.0)],
+            lr: 1e-2, momentum: 0.9, nesterov: nesterov);
+        var referenceW = optim.SGD([w2], 1e-2, momentum: 0.9, weight_decay: 0.05, nesterov: nesterov);
+        var referenceB = optim.SGD([b2], 1e-2, momentum: 0.9, weight_decay: 0.0, nesterov: nesterov);
+        for (var step = 0; step < 5; step++)
+        {
+            using var x = randn(3, 5);
+            ours.ZeroGrad();
+            referenceW.zero_grad();
+            referenceB.zero_grad();
+            (x.matmul(w1) + b1).pow(2).sum().backward();
+            (x.matmul(w2) + b2).pow(2).sum().backward();
+            ours.Step();
+            referenceW.step();
+            referenceB.step();
+        }
+        Assert.True(w1.allclose(w2, rtol: 1e-6, atol: 1e-7), "weights diverged from torch.optim.SGD");
+        Assert.True(b1.allclose(b2, rtol: 1e-6, atol: 1e-7), "biases diverged from torch.optim.SGD");
+
+        // The PyTorch-layout state restores into a fresh optimiser, which then takes the identical next step.
+        using var w3 = new Parameter(w1.detach().clone());
+        using var b3 = new Parameter(b1.detach().clone());
+        using var restored = new VkD.Training.Optim.MomentumSgd([new ParamGroup("decay", [w3], ["w"], 0.05), new ParamGroup("no_decay", [b3], ["b"], 0.0)],
+            lr: 0, momentum: 0.9, nesterov: nesterov);
+        var state = ours.StateDict();
+        restored.LoadStateDict(state);
+        VkD.Training.Optim.ITrainingOptimizer.DisposeStateDict(state);
+        Assert.Equal(1e-2, restored.LearningRate);
+        using var x2 = randn(3, 5);
+        ours.ZeroGrad();
+        restored.ZeroGrad();
+        (x2.matmul(w1) + b1).pow(2).sum().backward();
+        (x2.matmul(w3) + b3).pow(2).sum().backward();
+        ours.Step();
+        restored.Step();
+        Assert.True(w1.eq(w3).all().item<bool>() && b1.eq(b3).all().item<bool>(), "a restored SGD took a different step");
+        var adamState = new AdamW([new ParamGroup("decay", [w3], ["w"], 0.05), new ParamGroup("no_decay", [b3], ["b"], 0.0)], lr: 1e-2).StateDict();
+        var e = Assert.Throws<InvalidDataException>(() => restored.LoadStateDict(adamState));
+        Assert.Contains("--opt", e.Message);
+    }
+
     [Fact]
     public void AdamW_matches_torch_AdamW_step_for_step()
     {

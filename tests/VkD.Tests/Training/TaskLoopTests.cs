@@ -449,6 +449,29 @@ public sealed class TaskLoopTests : IDisposable
         Assert.False(File.Exists(lockPath));
     }
 
+    [Fact]
+    public void A_checkpoint_position_outside_the_run_is_refused_on_resume()
+    {
+        var dir = Path.Combine(_dir, "position");
+        using (var run = new SharedPairRun())
+        {
+            run.Run(LoopOptions(dir), stopAfter: 2);
+        }
+        using (var run = new SharedPairRun())
+        {
+            // The same checkpoint rewritten as if at epoch 1000 (a crafted or foreign file).
+            var parts = run.Task.CheckpointParts.Append(new CheckpointPart("student_ema", [])).ToList();
+            VkD.Training.Checkpoints.TrainingCheckpoint.Save(Path.Combine(dir, RunFiles.LatestCheckpoint), new RunState { NextEpoch = 1000 },
+                parts, run.Task.Optimizers, 999, new Dictionary<string, object?>());
+            var o = LoopOptions(dir);
+            o.Resume = "auto";
+            o.StudentEma = false;
+            var e = Assert.Throws<InvalidDataException>(() => run.Run(o));
+            Assert.Contains("epoch 1000", e.Message);
+            Assert.Contains("--epochs", e.Message);
+        }
+    }
+
     private sealed class CancelAfter(CancellationTokenSource source, int steps) : ITrainingObserver
     {
         private int _seen;

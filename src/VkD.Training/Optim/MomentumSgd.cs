@@ -1,0 +1,174 @@
+using System.Globalization;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace VkD.Training.Optim;
+
+/// <summary>
+/// SGD with momentum, PyTorch's exact single-tensor update (<c>torch.optim.SGD</c>, dampening 0): coupled decay
+/// <c>d = g + wd·p</c>, buffer <c>b ← d</c> on the first step and <c>b ← μ b + d</c> after, then <c>d ← d + μ b</c>
+/// (Nesterov) or <c>d ← b</c>, and <c>p ← p − lr·d</c>. timm's <c>--opt sgd</c> is Nesterov with μ = 0.9 and
+/// <c>--opt momentum</c> the plain form. Its state (one momentum buffer per parameter) is saved in PyTorch's layout.
+/// </summary>
+public sealed class MomentumSgd : ITrainingOptimizer
+{
+    private readonly Tensor?[] _buffers;
+    private readonly (int Group, Parameter Param)[] _flat;
+
+    /// <summary>Creates the optimiser over <paramref name="groups"/>.</summary>
+    public MomentumSgd(IReadOnlyList<ParamGroup> groups, double lr, double momentum = 0.9, bool nesterov = true)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        if (!(momentum >= 0) || double.IsInfinity(momentum) || (nesterov && momentum == 0))
+        {
+            throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "--momentum must be finite and >= 0 (and > 0 with Nesterov).");
+        }
+        Groups = groups;
+        LearningRate = lr;
+        Momentum = momentum;
+        Nesterov = nesterov;
+        _flat = groups.SelectMany((g, gi) => g.Parameters.Select(p => (gi, p))).ToArray();
+        _buffers = new Tensor?[_flat.Length];
+    }
+
+    /// <summary>Parameter groups, in PyTorch's order.</summary>
+    public IReadOnlyList<ParamGroup> Groups { get; }
+
+    /// <inheritdoc />
+    public double LearningRate { get; set; }
+
+    /// <summary>Momentum μ.</summary>
+    public double Momentum { get; }
+
+    /// <summary>Nesterov momentum.</summary>
+    public bool Nesterov { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<Parameter> Parameters => _flat.Select(f => f.Param).ToArray();
+
+    /// <inheritdoc />
+    public void ZeroGrad()
+    {
+        foreach (var (_, p) in _flat)
+        {
+            p.grad?.Dispose();
+            p.grad = null;
+        }
+    }
+
+    /// <inheritdoc />
+    public void Step()
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        for (var i = 0; i < _flat.Length; i++)
+        {
+            var (gi, p) = _flat[i];
+            var grad = p.grad;
+            if (grad is null)
+            {
+                continue;
+            }
+            var wd = Groups[gi].WeightDecay;
+            var d = wd != 0 ? grad.add(p, wd) : grad;
+            if (Momentum != 0)
+            {
+                if (_buffers[i] is null)
+                {
+                    _buffers[i] = d.clone().detach().DetachFromDisposeScope();
+                }
+                else
+                {
+                    _buffers[i]!.mul_(Momentum).add_(d);
+                }
+                d = Nesterov ? d.add(_buffers[i]!, Momentum) : _buffers[i]!;
+            }
+            p.add_(d, -LearningRate);
+        }
+    }
+
+    /// <inheritdoc />
+    public Dictionary<string, object?> StateDict()
+    {
+        var state = new Dictionary<long, object?>();
+        for (var i = 0; i < _flat.Length; i++)
+        {
+            if (_buffers[i] is not null)
+            {
+                state[i] = new Dictionary<string, object?> { ["momentum_buffer"] = _buffers[i]!.detach().clone() };
+            }
+        }
+        var groups = new List<object?>();
+        var index = 0L;
+        foreach (var g in Groups)
+        {
+            groups.Add(new Dictionary<string, object?>
+            {
+                ["lr"] = LearningRate,
+                ["momentum"] = Momentum,
+                ["dampening"] = 0.0,
+                ["weight_decay"] = g.WeightDecay,
+                ["nesterov"] = Nesterov,
+                ["maximize"] = false,
+                ["params"] = Enumerable.Range(0, g.Parameters.Count).Select(_ => (object?)index++).ToList(),
+            });
+        }
+        return new Dictionary<string, object?> { ["state"] = state, ["param_groups"] = groups };
+    }
+
+    /// <inheritdoc />
+    public void LoadStateDict(IReadOnlyDictionary<string, object?> dict)
+    {
+        ArgumentNullException.ThrowIfNull(dict);
+        if (dict.GetValueOrDefault("param_groups") is System.Collections.IList groups)
+        {
+            var counts = groups.Cast<object?>().Select(g => g is IReadOnlyDictionary<string, object?> gd && gd.GetValueOrDefault("params") is System.Collections.IList ps ? ps.Count : -1).ToArray();
+            var expected = Groups.Select(g => g.Parameters.Count).ToArray();
+            if (!counts.SequenceEqual(expected))
+            {
+                throw new InvalidDataException($"Optimizer state has groups of sizes [{string.Join(", ", counts)}] but this model's groups have [{string.Join(", ", expected)}]; the checkpoint belongs to a different model or options.");
+            }
+            if (groups.Count > 0 && groups[0] is IReadOnlyDictionary<string, object?> g0)
+            {
+                if (!g0.ContainsKey("momentum"))
+                {
+                    throw new InvalidDataException("Optimizer state is not SGD's (no 'momentum' in its groups); resume with the --opt the checkpoint was written with.");
+                }
+                if (g0.GetValueOrDefault("lr") is double lr)
+                {
+                    LearningRate = lr;
+                }
+            }
+        }
+        if (dict.GetValueOrDefault("state") is not System.Collections.IDictionary state)
+        {
+            throw new InvalidDataException("Optimizer state has no 'state' mapping.");
+        }
+        using var _ = no_grad();
+        foreach (System.Collections.DictionaryEntry e in state)
+        {
+            var i = (int)Convert.ToInt64(e.Key, CultureInfo.InvariantCulture);
+            if (i < 0 || i >= _flat.Length || e.Value is not IReadOnlyDictionary<string, object?> s || s.GetValueOrDefault("momentum_buffer") is not Tensor b)
+            {
+                throw new InvalidDataException($"Optimizer state entry {e.Key} is not an SGD momentum buffer of this model ({_flat.Length} parameters).");
+            }
+            var p = _flat[i].Param;
+            if (!b.shape.SequenceEqual(p.shape))
+            {
+                throw new InvalidDataException($"Optimizer state {i} has shape [{string.Join(", ", b.shape)}] but the parameter has [{string.Join(", ", p.shape)}].");
+            }
+            _buffers[i]?.Dispose();
+            _buffers[i] = b.to_type(p.dtype).clone().DetachFromDisposeScope();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        foreach (var t in _buffers)
+        {
+            t?.Dispose();
+        }
+    }
+}
