@@ -108,6 +108,10 @@ public static class TrainingSession
                 Device = device,
             });
             CheckShapes(task, data, device);
+            foreach (var line in Banner(kind, options, task, data, device, sync))
+            {
+                observer.OnMessage(line);
+            }
             var metadata = new Dictionary<string, object?>
             {
                 ["command"] = kind == SessionKind.Train ? "train" : "distill",
@@ -143,6 +147,42 @@ public static class TrainingSession
         {
             student.Dispose();
         }
+    }
+
+    /// <summary>
+    /// What a run is about to do, printed before the first step so a long run is never silent: the models and their
+    /// parameter counts, the teacher and what it is fed, data sizes, input size, device, threads and effective batch.
+    /// </summary>
+    public static IReadOnlyList<string> Banner(SessionKind kind, TrainingOptions o, ClassificationTask task, DataSources data, Device device, IGradientSync sync)
+    {
+        ArgumentNullException.ThrowIfNull(o);
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(sync);
+        static string Millions(long n) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{n / 1e6:F2}M");
+        var lines = new List<string>
+        {
+            $"{(kind == SessionKind.Train ? "model" : "student")} {o.StudentModel}: {Millions(task.Student.parameters().Sum(p => p.numel()))} parameters, {data.Channels}x{data.InputSize}x{data.InputSize} input",
+        };
+        if (task.Teacher is not null)
+        {
+            var fed = task.Teacher switch
+            {
+                ModelTeacher mt => $"zoo model {mt.Name} ({Millions(mt.Model.parameters().Sum(p => p.numel()))} parameters, TorchSharp), the student's {data.InputSize}x{data.InputSize} batch",
+                var t => t.ToString() ?? t.GetType().Name,
+            };
+            lines.Add($"teacher {o.Teacher}: {fed}; {task.Teacher.FeatureDim}-d features, {(task.Teacher.NumClasses > 0 ? $"{task.Teacher.NumClasses} classes" : "no logits (feature-only)")}" +
+                $"{(task.UsesTeacher ? "" : "; not run (alpha = gamma = 0)")}");
+        }
+        if (task.Distiller is not null)
+        {
+            lines.Add($"loss terms: {string.Join(" + ", task.Distiller.Terms.Select(t => t.Weight == 1 ? t.Name : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.Weight}*{t.Name}")))}" +
+                $"{string.Concat(task.Distiller.Projectors.Select(kv => $"; {kv.Key} {kv.Value.GetType().Name} {kv.Value.InFeatures}->{kv.Value.OutFeatures}"))}");
+        }
+        lines.Add($"data {data.Spec}: {data.Train.Count} training images ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images, {data.NumClasses} classes");
+        lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}; " +
+            $"{o.Opt} lr {o.Lr.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)} per {o.ScheduleUnit}, {o.Epochs} epochs");
+        return lines;
     }
 
     /// <summary>Checks names and option values that do not need any data, so bad flags fail immediately.</summary>

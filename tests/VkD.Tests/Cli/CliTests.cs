@@ -128,6 +128,10 @@ public sealed class CliTests : IDisposable
         var (code, output) = Run(["train", "--config", config, .. TinyTrainArgs(outDir), "--opt", "sgd", "--sched", "cosine"]);
         Assert.True(code == 0, output);
         Assert.Contains("--sched is accepted for compatibility", output);
+        // The start banner: what the run is about to do, before the first step.
+        Assert.Contains("model resnet8: 0.08M parameters, 1x28x28 input", output);
+        Assert.Contains("device cpu, 1 threads", output);
+        Assert.Contains("sgd lr 0.004 per iteration", output);
         var resolved = File.ReadAllText(Path.Combine(outDir, RunFiles.ConfigJson));
         Assert.Contains("\"lr\": 0.004", resolved);
         Assert.Contains("\"seed\": 5", resolved);
