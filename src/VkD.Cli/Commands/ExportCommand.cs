@@ -4,6 +4,8 @@ using Spectre.Console.Cli;
 using VkD.Interop.Checkpoints;
 using VkD.Interop.Onnx;
 using VkD.Models;
+using VkD.Training.Checkpoints;
+using VkD.Training.Sessions;
 
 namespace VkD.Cli.Commands;
 
@@ -12,7 +14,7 @@ public sealed class ExportSettings : CommandSettings
 {
     /// <summary>Zoo model name.</summary>
     [CommandOption("-m|--model <NAME>")]
-    [Description("Zoo model name (e.g. deit_ti_distilled, resnet18, regnety_160, resnet8x4).")]
+    [Description("Zoo model name (e.g. deit_ti_distilled, resnet18, regnety_160, resnet8x4); default: the one the checkpoint records.")]
     public string Model { get; init; } = "";
 
     /// <summary>Checkpoint with the trained weights.</summary>
@@ -33,7 +35,7 @@ public sealed class ExportSettings : CommandSettings
 
     /// <summary>Input resolution.</summary>
     [CommandOption("--img-size <N>")]
-    [Description("Input size in pixels (default: the model's own, e.g. 224 or 32).")]
+    [Description("Input size in pixels (default: the size the checkpoint was trained at, else the model's own, e.g. 224 or 32).")]
     public int? ImgSize { get; init; }
 
     /// <summary>Classes of the head; inferred from the checkpoint when omitted.</summary>
@@ -64,11 +66,11 @@ public sealed class ExportSettings : CommandSettings
     /// <inheritdoc />
     public override ValidationResult Validate()
     {
-        if (string.IsNullOrWhiteSpace(Model))
+        if (string.IsNullOrWhiteSpace(Model) && Checkpoint is null)
         {
-            return ValidationResult.Error("--model is required.");
+            return ValidationResult.Error("--model is required with --random-weights.");
         }
-        if (!ModelRegistry.Contains(Model))
+        if (!string.IsNullOrWhiteSpace(Model) && !ModelRegistry.Contains(Model))
         {
             return ValidationResult.Error($"Unknown model '{Model}'. Known models: {string.Join(", ", ModelRegistry.Names)}.");
         }
@@ -101,8 +103,14 @@ public sealed class ExportCommand : Command<ExportSettings>
     /// <inheritdoc />
     public override int Execute(CommandContext context, ExportSettings settings, CancellationToken cancellationToken)
     {
-        var info = ModelRegistry.Info(settings.Model);
-        var size = settings.ImgSize ?? info.DefaultImgSize;
+        // A VkD.NET checkpoint (or model.pth's model.json) records the model, input size and channels it was trained with.
+        var facts = settings.Checkpoint is null ? null : CheckpointFacts.Read(settings.Checkpoint);
+        var modelName = !string.IsNullOrWhiteSpace(settings.Model) ? settings.Model : facts?.Model
+            ?? throw new ArgumentException($"'{settings.Checkpoint}' does not record its model; pass --model.");
+        TrainingSession.RequireModel(modelName, "--model");
+        var info = ModelRegistry.Info(modelName);
+        var size = settings.ImgSize ?? facts?.InputSize ?? info.DefaultImgSize;
+        var channels = facts?.InChannels ?? 3;
         var stateOptions = new StateDictOptions { Entry = settings.CheckpointEntry, ExcludePrefixes = ["projector."] };
         Dictionary<string, TorchSharp.torch.Tensor>? state = null;
         try
@@ -113,7 +121,7 @@ public sealed class ExportCommand : Command<ExportSettings>
                 state = CheckpointReader.ReadStateDict(settings.Checkpoint, stateOptions);
                 numClasses ??= HeadKeys.Where(state.ContainsKey).Select(k => (int?)state[k].shape[0]).FirstOrDefault();
             }
-            using var model = ModelRegistry.Create(settings.Model, new ModelOptions(NumClasses: numClasses ?? 1000, ImgSize: size));
+            using var model = ModelRegistry.Create(modelName, new ModelOptions(NumClasses: numClasses ?? facts?.NumClasses ?? 1000, ImgSize: size, InChans: channels));
             if (state is not null)
             {
                 CheckpointLoader.LoadStateDict(model, state, strict: true, source: settings.Checkpoint!);
@@ -122,12 +130,13 @@ public sealed class ExportCommand : Command<ExportSettings>
             {
                 Opset = settings.Opset,
                 InputSize = size,
+                InChannels = channels,
                 DynamicBatch = settings.BatchSize is null,
                 BatchSize = settings.BatchSize ?? 1,
             };
             OnnxExporter.Export(model, settings.Output, options);
             AnsiConsole.MarkupLineInterpolated(
-                $"[green]Wrote[/] {settings.Output} ({new FileInfo(settings.Output).Length / 1e6:F1} MB): {settings.Model}, {size} px, opset {settings.Opset}, outputs logits [[B,{model.NumClasses}]] and features [[B,{model.NumFeatures}]]");
+                $"[green]Wrote[/] {settings.Output} ({new FileInfo(settings.Output).Length / 1e6:F1} MB): {modelName}, {channels}x{size}x{size}, opset {settings.Opset}, outputs logits [[B,{model.NumClasses}]] and features [[B,{model.NumFeatures}]]");
             if (!settings.NoVerify)
             {
                 var (logits, features) = OnnxExporter.Verify(model, settings.Output, options);

@@ -30,6 +30,10 @@ public static class RunFiles
     /// <summary>Final student weights as a plain state dict (no optimizer, no projector).</summary>
     public const string FinalWeights = "model.pth";
 
+    /// <summary>Description of <see cref="FinalWeights"/> (model name, input size, channels, classes, dataset), which a
+    /// plain state dict cannot carry, so <c>vkd eval model.pth</c> needs no flags.</summary>
+    public const string FinalWeightsInfo = "model.json";
+
     /// <summary>Numbered checkpoint after epoch <paramref name="epochsDone"/> (the reference's <c>ep{N}.pth.tar</c>).</summary>
     public static string EpochCheckpoint(int epochsDone) => $"ep{epochsDone}.pth.tar";
 

@@ -365,6 +365,8 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         {
             // Weights only, as a plain PyTorch state dict: what --teacher-path, vkd eval and torch users want.
             CheckpointWriter.WriteStateDict(Path.Combine(outDir, RunFiles.FinalWeights), task.FinalModel.state_dict());
+            var info = new Dictionary<string, object?>(_s.Metadata) { ["model"] = task.ModelName };
+            AtomicFile.WriteAllText(Path.Combine(outDir, RunFiles.FinalWeightsInfo), JsonSerializer.Serialize(info, new JsonSerializerOptions { WriteIndented = true }));
             WriteSummary(outDir, result);
             try
             {

@@ -119,17 +119,17 @@ public static class EvaluationSession
         return new EvalOutcome(metrics, model, report);
     }
 
-    // A VkD.NET checkpoint records its model and input size; a reference or plain file needs --model.
+    // A VkD.NET checkpoint (or the sidecar of its model.pth) records its model and input size; a reference or plain file needs --model.
     private static (string Model, int InputSize) ReadDefaults(EvalRequest r)
     {
         if (r.Model.Length > 0 && r.InputSize > 0)
         {
             return (r.Model, r.InputSize);
         }
-        using var checkpoint = CheckpointReader.Read(r.Checkpoint);
-        var model = r.Model.Length > 0 ? r.Model : checkpoint.Entries.GetValueOrDefault("model") as string
-            ?? throw new ArgumentException($"'{r.Checkpoint}' does not name its model; pass --model (or --student-model).");
-        var size = checkpoint.Entries.GetValueOrDefault("input_size") is { } s ? Convert.ToInt32(s, CultureInfo.InvariantCulture) : 0;
+        var facts = CheckpointFacts.Read(r.Checkpoint);
+        var model = r.Model.Length > 0 ? r.Model : facts.Model
+            ?? throw new ArgumentException($"'{r.Checkpoint}' does not name its model (no 'model' entry, no {Path.GetFileName(CheckpointFacts.SidecarOf(r.Checkpoint))} beside it); pass --model (or --student-model).");
+        var size = facts.InputSize ?? 0;
         return (model, size);
     }
 

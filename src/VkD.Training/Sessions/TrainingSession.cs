@@ -121,17 +121,20 @@ public static class TrainingSession
                 ["input_size"] = (long)data.InputSize,
                 ["in_chans"] = (long)data.Channels,
             };
+            // The options as the run actually uses them: the input size the data resolved to, not 0 for "native".
+            var resolved = options.Clone();
+            resolved.InputSize = data.InputSize;
             if (sync.IsMain && options.OutputDir.Length > 0)
             {
                 Directory.CreateDirectory(options.OutputDir);
-                var config = System.Text.Json.JsonSerializer.Serialize(ConfigFile.ToFlags(options), new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+                var config = System.Text.Json.JsonSerializer.Serialize(ConfigFile.ToFlags(resolved), new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
                 AtomicFile.WriteAllText(Path.Combine(options.OutputDir, RunFiles.ConfigJson), config);
             }
             var loop = new TrainingLoop<Batch>(new LoopSetup<Batch>
             {
                 Task = task,
                 Train = data.Train,
-                Options = options,
+                Options = resolved,
                 Sync = sync,
                 Observer = observer,
                 StopAfterSteps = stopAfterSteps,

@@ -35,6 +35,26 @@ public sealed class CliTests : IDisposable
     ];
 
     [Fact]
+    public void Eval_and_export_take_model_input_size_and_channels_from_what_training_recorded()
+    {
+        // Issue 18.14: config.json recorded input size 0, eval on model.pth guessed its size and export needed --model.
+        var outDir = Path.Combine(_dir, "facts");
+        var (code, output) = Run(["train", "--model", "resnet8", .. TinyTrainArgs(outDir)]);
+        Assert.True(code == 0, output);
+        Assert.Contains("\"input-size\": 28", File.ReadAllText(Path.Combine(outDir, RunFiles.ConfigJson)));
+        Assert.True(File.Exists(Path.Combine(outDir, RunFiles.FinalWeightsInfo)));
+        (code, output) = Run("eval", "--student-ckpt", Path.Combine(outDir, RunFiles.FinalWeights), "--data-set", "fashion-mnist",
+            "--data-path", TrainingTestData.DataPath, "--eval-subset", "64", "--threads", "1");
+        Assert.True(code == 0, output);
+        Assert.Contains("resnet8", output);
+        var onnx = Path.Combine(_dir, "facts.onnx");
+        (code, output) = Run("export", "--checkpoint", Path.Combine(outDir, RunFiles.LatestCheckpoint), "--output", onnx, "--no-verify");
+        Assert.True(code == 0, output);
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(onnx);
+        Assert.Equal([1, 28, 28], session.InputMetadata.Single().Value.Dimensions.Skip(1));
+    }
+
+    [Fact]
     public void Unknown_student_model_is_a_usage_error_naming_the_known_models()
     {
         var (code, output) = Run(["distill", "--student-model", "deit_gigantic", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath,
