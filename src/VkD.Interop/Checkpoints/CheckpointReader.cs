@@ -41,7 +41,7 @@ public static class CheckpointReader
             {
                 using var stream = File.OpenRead(path);
                 var table = TorchZipUnpickler.Load(stream);
-                var converted = Convert(table, owned);
+                var converted = Convert(table, owned, 0);
                 root = converted as Dictionary<string, object?> ?? throw new CheckpointFormatException(path,
                     "the top-level object is a dictionary with non-string keys; expected a state dict or a dict of entries.");
             }
@@ -196,8 +196,17 @@ public static class CheckpointReader
     };
 
     /// <summary>Turns the unpickler's Hashtables/ArrayLists/ClassDicts into dictionaries and lists, recording tensors.</summary>
-    private static object? Convert(object? value, List<Tensor> owned)
+    /// <summary>Deepest nesting of containers a checkpoint may have: real ones nest a handful of levels; a crafted
+    /// pickle nesting thousands (or a list that contains itself) would otherwise overflow the stack and abort the
+    /// process.</summary>
+    public const int MaxNesting = 128;
+
+    private static object? Convert(object? value, List<Tensor> owned, int depth)
     {
+        if (depth > MaxNesting && value is ClassDict or IDictionary or object[] or IList)
+        {
+            throw new InvalidDataException($"it nests containers more than {MaxNesting} levels deep (or a container holds itself); no checkpoint does.");
+        }
         switch (value)
         {
             case Tensor t:
@@ -210,7 +219,7 @@ public static class CheckpointReader
                     {
                         if (k != "__class__")
                         {
-                            d[k] = Convert(v, owned);
+                            d[k] = Convert(v, owned, depth + 1);
                         }
                     }
                     return d;
@@ -223,23 +232,23 @@ public static class CheckpointReader
                         var d = new Dictionary<string, object?>(StringComparer.Ordinal);
                         foreach (DictionaryEntry e in dict)
                         {
-                            d[(string)e.Key] = Convert(e.Value, owned);
+                            d[(string)e.Key] = Convert(e.Value, owned, depth + 1);
                         }
                         return d;
                     }
                     var o = new Dictionary<object, object?>();
                     foreach (DictionaryEntry e in dict)
                     {
-                        o[e.Key] = Convert(e.Value, owned);
+                        o[e.Key] = Convert(e.Value, owned, depth + 1);
                     }
                     return o;
                 }
             case string s:
                 return s;
             case object[] tuple:
-                return tuple.Select(v => Convert(v, owned)).ToList();
+                return tuple.Select(v => Convert(v, owned, depth + 1)).ToList();
             case IList list:
-                return list.Cast<object?>().Select(v => Convert(v, owned)).ToList();
+                return list.Cast<object?>().Select(v => Convert(v, owned, depth + 1)).ToList();
             default:
                 return value;
         }

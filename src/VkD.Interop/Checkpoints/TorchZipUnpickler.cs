@@ -50,7 +50,11 @@ internal sealed class TorchZipUnpickler : Unpickler
         var unpickler = new TorchZipUnpickler(archive, prefix);
         try
         {
-            using var data = pkl.Open();
+            if (pkl.Length > MaxPickleBytes)
+            {
+                throw new InvalidDataException($"data.pkl is {pkl.Length} bytes, more than the {MaxPickleBytes} a checkpoint's object tree can need.");
+            }
+            using var data = new MemoryStream(ReadVerified(pkl));
             return unpickler.load(data);
         }
         finally
@@ -62,6 +66,27 @@ internal sealed class TorchZipUnpickler : Unpickler
             }
             unpickler.close();
         }
+    }
+
+    /// <summary>Largest data.pkl read: the object tree of the largest real checkpoints is a few MB; tensors live
+    /// outside it.</summary>
+    public const long MaxPickleBytes = 256L << 20;
+
+    // The zip stores a CRC-32 of every entry, which neither PyTorch nor .NET's reader checks: a flipped byte would load
+    // as silently different weights. Checking it turns damage into an error naming the entry.
+    private static byte[] ReadVerified(ZipArchiveEntry entry)
+    {
+        var bytes = new byte[entry.Length];
+        using (var s = entry.Open())
+        {
+            s.ReadExactly(bytes);
+        }
+        var crc = System.IO.Hashing.Crc32.HashToUInt32(bytes);
+        if (crc != entry.Crc32)
+        {
+            throw new InvalidDataException($"entry '{entry.FullName}' is damaged: its CRC-32 is {crc:x8}, the zip records {entry.Crc32:x8}.");
+        }
+        return bytes;
     }
 
     protected override object persistentLoad(object pid)
@@ -84,12 +109,18 @@ internal sealed class TorchZipUnpickler : Unpickler
             var entry = _archive.GetEntry($"{_prefix}data/{key}")
                 ?? throw new InvalidDataException($"tensor data '{_prefix}data/{key}' is missing from the zip container (truncated file?).");
             var dtype = DTypeOf(typeName);
-            storage = empty(numel, dtype);
-            var bytes = new byte[entry.Length];
-            using (var s = entry.Open())
+            long elementSize;
+            using (var probe = empty(0, dtype))
             {
-                s.ReadExactly(bytes);
+                elementSize = probe.ElementSize;
             }
+            // Checked before allocating: a crafted element count would otherwise ask libtorch for terabytes.
+            if (numel < 0 || entry.Length != numel * elementSize)
+            {
+                throw new InvalidDataException($"tensor data '{entry.FullName}' has {entry.Length} bytes, expected {numel} elements of {elementSize} bytes.");
+            }
+            storage = empty(numel, dtype);
+            var bytes = ReadVerified(entry);
             if (bytes.LongLength != numel * storage.ElementSize)
             {
                 throw new InvalidDataException($"tensor data '{key}' has {bytes.LongLength} bytes, expected {numel * storage.ElementSize}.");
