@@ -18,32 +18,23 @@ public sealed record ParamGroup(string Name, IReadOnlyList<Parameter> Parameters
 /// <c>p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)</c>. Written here rather than using TorchSharp's so that its
 /// state (step and both moments per parameter) can be saved in PyTorch's optimizer layout and restored exactly.
 /// </summary>
-public sealed class AdamW : ITrainingOptimizer
+public sealed class AdamW : ParamGroupOptimizer
 {
     private readonly Tensor?[] _expAvg;
     private readonly Tensor?[] _expAvgSq;
     private readonly long[] _step;
-    private readonly (int Group, Parameter Param)[] _flat;
 
     /// <summary>Creates the optimiser over <paramref name="groups"/>.</summary>
     public AdamW(IReadOnlyList<ParamGroup> groups, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+        : base(groups, lr)
     {
-        Groups = groups;
-        LearningRate = lr;
         Beta1 = beta1;
         Beta2 = beta2;
         Eps = eps;
-        _flat = groups.SelectMany((g, gi) => g.Parameters.Select(p => (gi, p))).ToArray();
-        _expAvg = new Tensor?[_flat.Length];
-        _expAvgSq = new Tensor?[_flat.Length];
-        _step = new long[_flat.Length];
+        _expAvg = new Tensor?[Flat.Length];
+        _expAvgSq = new Tensor?[Flat.Length];
+        _step = new long[Flat.Length];
     }
-
-    /// <summary>Parameter groups, in PyTorch's order (their parameters are numbered 0.. across groups).</summary>
-    public IReadOnlyList<ParamGroup> Groups { get; }
-
-    /// <summary>Learning rate of the next step (set by the schedule every iteration).</summary>
-    public double LearningRate { get; set; }
 
     /// <summary>β1.</summary>
     public double Beta1 { get; }
@@ -54,27 +45,14 @@ public sealed class AdamW : ITrainingOptimizer
     /// <summary>Epsilon.</summary>
     public double Eps { get; }
 
-    /// <summary>All parameters in PyTorch's index order.</summary>
-    public IReadOnlyList<Parameter> Parameters => _flat.Select(f => f.Param).ToArray();
-
-    /// <summary>Clears every gradient (sets it to none, PyTorch's default).</summary>
-    public void ZeroGrad()
-    {
-        foreach (var (_, p) in _flat)
-        {
-            p.grad?.Dispose();
-            p.grad = null;
-        }
-    }
-
     /// <summary>Applies one update to every parameter that has a gradient.</summary>
-    public void Step()
+    public override void Step()
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        for (var i = 0; i < _flat.Length; i++)
+        for (var i = 0; i < Flat.Length; i++)
         {
-            var (gi, p) = _flat[i];
+            var (gi, p) = Flat[i];
             var grad = p.grad;
             if (grad is null)
             {
@@ -105,10 +83,10 @@ public sealed class AdamW : ITrainingOptimizer
     /// <summary>The state in PyTorch's <c>optimizer.state_dict()</c> layout: <c>state</c> (index →
     /// {step, exp_avg, exp_avg_sq}) and <c>param_groups</c> (hyper-parameters + parameter indices).
     /// Tensors are copies the caller owns.</summary>
-    public Dictionary<string, object?> StateDict()
+    public override Dictionary<string, object?> StateDict()
     {
         var state = new Dictionary<long, object?>();
-        for (var i = 0; i < _flat.Length; i++)
+        for (var i = 0; i < Flat.Length; i++)
         {
             if (_expAvg[i] is null)
             {
@@ -140,21 +118,9 @@ public sealed class AdamW : ITrainingOptimizer
     }
 
     /// <summary>Restores the state written by <see cref="StateDict"/> (as read back from a checkpoint).</summary>
-    public void LoadStateDict(IReadOnlyDictionary<string, object?> dict)
+    public override void LoadStateDict(IReadOnlyDictionary<string, object?> dict)
     {
-        if (dict.GetValueOrDefault("param_groups") is System.Collections.IList groups)
-        {
-            var counts = groups.Cast<object?>().Select(g => g is IReadOnlyDictionary<string, object?> d && d.GetValueOrDefault("params") is System.Collections.IList ps ? ps.Count : -1).ToArray();
-            var expected = Groups.Select(g => g.Parameters.Count).ToArray();
-            if (!counts.SequenceEqual(expected))
-            {
-                throw new InvalidDataException($"Optimizer state has groups of sizes [{string.Join(", ", counts)}] but this model's groups have [{string.Join(", ", expected)}]; the checkpoint belongs to a different model or options.");
-            }
-            if (groups.Count > 0 && groups[0] is IReadOnlyDictionary<string, object?> g0 && g0.GetValueOrDefault("lr") is double lr)
-            {
-                LearningRate = lr;
-            }
-        }
+        LoadGroups(dict);
         if (dict.GetValueOrDefault("state") is not System.Collections.IDictionary state)
         {
             throw new InvalidDataException("Optimizer state has no 'state' mapping.");
@@ -163,11 +129,11 @@ public sealed class AdamW : ITrainingOptimizer
         foreach (System.Collections.DictionaryEntry e in state)
         {
             var i = (int)System.Convert.ToInt64(e.Key, System.Globalization.CultureInfo.InvariantCulture);
-            if (i < 0 || i >= _flat.Length || e.Value is not IReadOnlyDictionary<string, object?> s)
+            if (i < 0 || i >= Flat.Length || e.Value is not IReadOnlyDictionary<string, object?> s)
             {
-                throw new InvalidDataException($"Optimizer state entry {e.Key} does not match any parameter (this model has {_flat.Length}).");
+                throw new InvalidDataException($"Optimizer state entry {e.Key} does not match any parameter (this model has {Flat.Length}).");
             }
-            var p = _flat[i].Param;
+            var p = Flat[i].Param;
             var m = (Tensor)s["exp_avg"]!;
             var v = (Tensor)s["exp_avg_sq"]!;
             if (!m.shape.SequenceEqual(p.shape) || !v.shape.SequenceEqual(p.shape))
@@ -187,7 +153,7 @@ public sealed class AdamW : ITrainingOptimizer
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    public override void Dispose()
     {
         foreach (var t in _expAvg.Concat(_expAvgSq))
         {

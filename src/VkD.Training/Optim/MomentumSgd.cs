@@ -11,32 +11,22 @@ namespace VkD.Training.Optim;
 /// (Nesterov) or <c>d ← b</c>, and <c>p ← p − lr·d</c>. timm's <c>--opt sgd</c> is Nesterov with μ = 0.9 and
 /// <c>--opt momentum</c> the plain form. Its state (one momentum buffer per parameter) is saved in PyTorch's layout.
 /// </summary>
-public sealed class MomentumSgd : ITrainingOptimizer
+public sealed class MomentumSgd : ParamGroupOptimizer
 {
     private readonly Tensor?[] _buffers;
-    private readonly (int Group, Parameter Param)[] _flat;
 
     /// <summary>Creates the optimiser over <paramref name="groups"/>.</summary>
     public MomentumSgd(IReadOnlyList<ParamGroup> groups, double lr, double momentum = 0.9, bool nesterov = true)
+        : base(groups, lr)
     {
-        ArgumentNullException.ThrowIfNull(groups);
         if (!(momentum >= 0) || double.IsInfinity(momentum) || (nesterov && momentum == 0))
         {
             throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "--momentum must be finite and >= 0 (and > 0 with Nesterov).");
         }
-        Groups = groups;
-        LearningRate = lr;
         Momentum = momentum;
         Nesterov = nesterov;
-        _flat = groups.SelectMany((g, gi) => g.Parameters.Select(p => (gi, p))).ToArray();
-        _buffers = new Tensor?[_flat.Length];
+        _buffers = new Tensor?[Flat.Length];
     }
-
-    /// <summary>Parameter groups, in PyTorch's order.</summary>
-    public IReadOnlyList<ParamGroup> Groups { get; }
-
-    /// <inheritdoc />
-    public double LearningRate { get; set; }
 
     /// <summary>Momentum μ.</summary>
     public double Momentum { get; }
@@ -45,26 +35,13 @@ public sealed class MomentumSgd : ITrainingOptimizer
     public bool Nesterov { get; }
 
     /// <inheritdoc />
-    public IReadOnlyList<Parameter> Parameters => _flat.Select(f => f.Param).ToArray();
-
-    /// <inheritdoc />
-    public void ZeroGrad()
-    {
-        foreach (var (_, p) in _flat)
-        {
-            p.grad?.Dispose();
-            p.grad = null;
-        }
-    }
-
-    /// <inheritdoc />
-    public void Step()
+    public override void Step()
     {
         using var _ = no_grad();
         using var scope = NewDisposeScope();
-        for (var i = 0; i < _flat.Length; i++)
+        for (var i = 0; i < Flat.Length; i++)
         {
-            var (gi, p) = _flat[i];
+            var (gi, p) = Flat[i];
             var grad = p.grad;
             if (grad is null)
             {
@@ -89,10 +66,10 @@ public sealed class MomentumSgd : ITrainingOptimizer
     }
 
     /// <inheritdoc />
-    public Dictionary<string, object?> StateDict()
+    public override Dictionary<string, object?> StateDict()
     {
         var state = new Dictionary<long, object?>();
-        for (var i = 0; i < _flat.Length; i++)
+        for (var i = 0; i < Flat.Length; i++)
         {
             if (_buffers[i] is not null)
             {
@@ -118,28 +95,12 @@ public sealed class MomentumSgd : ITrainingOptimizer
     }
 
     /// <inheritdoc />
-    public void LoadStateDict(IReadOnlyDictionary<string, object?> dict)
+    public override void LoadStateDict(IReadOnlyDictionary<string, object?> dict)
     {
-        ArgumentNullException.ThrowIfNull(dict);
-        if (dict.GetValueOrDefault("param_groups") is System.Collections.IList groups)
+        var first = LoadGroups(dict);
+        if (first is not null && !first.ContainsKey("momentum"))
         {
-            var counts = groups.Cast<object?>().Select(g => g is IReadOnlyDictionary<string, object?> gd && gd.GetValueOrDefault("params") is System.Collections.IList ps ? ps.Count : -1).ToArray();
-            var expected = Groups.Select(g => g.Parameters.Count).ToArray();
-            if (!counts.SequenceEqual(expected))
-            {
-                throw new InvalidDataException($"Optimizer state has groups of sizes [{string.Join(", ", counts)}] but this model's groups have [{string.Join(", ", expected)}]; the checkpoint belongs to a different model or options.");
-            }
-            if (groups.Count > 0 && groups[0] is IReadOnlyDictionary<string, object?> g0)
-            {
-                if (!g0.ContainsKey("momentum"))
-                {
-                    throw new InvalidDataException("Optimizer state is not SGD's (no 'momentum' in its groups); resume with the --opt the checkpoint was written with.");
-                }
-                if (g0.GetValueOrDefault("lr") is double lr)
-                {
-                    LearningRate = lr;
-                }
-            }
+            throw new InvalidDataException("Optimizer state is not SGD's (no 'momentum' in its groups); resume with the --opt the checkpoint was written with.");
         }
         if (dict.GetValueOrDefault("state") is not System.Collections.IDictionary state)
         {
@@ -149,11 +110,11 @@ public sealed class MomentumSgd : ITrainingOptimizer
         foreach (System.Collections.DictionaryEntry e in state)
         {
             var i = (int)Convert.ToInt64(e.Key, CultureInfo.InvariantCulture);
-            if (i < 0 || i >= _flat.Length || e.Value is not IReadOnlyDictionary<string, object?> s || s.GetValueOrDefault("momentum_buffer") is not Tensor b)
+            if (i < 0 || i >= Flat.Length || e.Value is not IReadOnlyDictionary<string, object?> s || s.GetValueOrDefault("momentum_buffer") is not Tensor b)
             {
-                throw new InvalidDataException($"Optimizer state entry {e.Key} is not an SGD momentum buffer of this model ({_flat.Length} parameters).");
+                throw new InvalidDataException($"Optimizer state entry {e.Key} is not an SGD momentum buffer of this model ({Flat.Length} parameters).");
             }
-            var p = _flat[i].Param;
+            var p = Flat[i].Param;
             if (!b.shape.SequenceEqual(p.shape))
             {
                 throw new InvalidDataException($"Optimizer state {i} has shape [{string.Join(", ", b.shape)}] but the parameter has [{string.Join(", ", p.shape)}].");
@@ -164,7 +125,7 @@ public sealed class MomentumSgd : ITrainingOptimizer
     }
 
     /// <inheritdoc />
-    public void Dispose()
+    public override void Dispose()
     {
         foreach (var t in _buffers)
         {

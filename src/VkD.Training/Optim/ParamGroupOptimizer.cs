@@ -1,0 +1,79 @@
+using TorchSharp.Modules;
+
+namespace VkD.Training.Optim;
+
+/// <summary>
+/// What <see cref="AdamW"/> and <see cref="MomentumSgd"/> share: parameter groups numbered 0.. in PyTorch's order, one
+/// learning rate set by the schedule, gradients cleared to none, and the check that a saved state's groups fit.
+/// </summary>
+public abstract class ParamGroupOptimizer : ITrainingOptimizer
+{
+    /// <summary>Creates the optimiser over <paramref name="groups"/>.</summary>
+    protected ParamGroupOptimizer(IReadOnlyList<ParamGroup> groups, double lr)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        Groups = groups;
+        LearningRate = lr;
+        Flat = groups.SelectMany((g, gi) => g.Parameters.Select(p => (gi, p))).ToArray();
+    }
+
+    /// <summary>Parameter groups, in PyTorch's order (their parameters are numbered 0.. across groups).</summary>
+    public IReadOnlyList<ParamGroup> Groups { get; }
+
+    /// <summary>Learning rate of the next step (set by the schedule every iteration).</summary>
+    public double LearningRate { get; set; }
+
+    /// <summary>All parameters in PyTorch's index order.</summary>
+    public IReadOnlyList<Parameter> Parameters => Flat.Select(f => f.Param).ToArray();
+
+    /// <summary>Each parameter with the index of its group, in PyTorch's order.</summary>
+    protected (int Group, Parameter Param)[] Flat { get; }
+
+    /// <summary>Clears every gradient (sets it to none, PyTorch's default).</summary>
+    public void ZeroGrad()
+    {
+        foreach (var (_, p) in Flat)
+        {
+            p.grad?.Dispose();
+            p.grad = null;
+        }
+    }
+
+    /// <inheritdoc />
+    public abstract void Step();
+
+    /// <inheritdoc />
+    public abstract Dictionary<string, object?> StateDict();
+
+    /// <inheritdoc />
+    public abstract void LoadStateDict(IReadOnlyDictionary<string, object?> dict);
+
+    /// <inheritdoc />
+    public abstract void Dispose();
+
+    /// <summary>
+    /// Checks that <paramref name="dict"/>'s <c>param_groups</c> have this optimiser's group sizes, takes its learning
+    /// rate, and returns its first group (null when absent) for optimiser-specific checks.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The groups differ: the state belongs to another model or options.</exception>
+    protected IReadOnlyDictionary<string, object?>? LoadGroups(IReadOnlyDictionary<string, object?> dict)
+    {
+        ArgumentNullException.ThrowIfNull(dict);
+        if (dict.GetValueOrDefault("param_groups") is not System.Collections.IList groups)
+        {
+            return null;
+        }
+        var counts = groups.Cast<object?>().Select(g => g is IReadOnlyDictionary<string, object?> d && d.GetValueOrDefault("params") is System.Collections.IList ps ? ps.Count : -1).ToArray();
+        var expected = Groups.Select(g => g.Parameters.Count).ToArray();
+        if (!counts.SequenceEqual(expected))
+        {
+            throw new InvalidDataException($"Optimizer state has groups of sizes [{string.Join(", ", counts)}] but this model's groups have [{string.Join(", ", expected)}]; the checkpoint belongs to a different model or options.");
+        }
+        var first = groups.Count > 0 ? groups[0] as IReadOnlyDictionary<string, object?> : null;
+        if (first?.GetValueOrDefault("lr") is double lr)
+        {
+            LearningRate = lr;
+        }
+        return first;
+    }
+}
