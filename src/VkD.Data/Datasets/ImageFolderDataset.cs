@@ -46,12 +46,12 @@ public sealed class ImageFolderDataset : IImageDataset
         }
         var paths = new List<string>();
         var labels = new List<int>();
+        var skipped = new List<string>();
         var index = ClassNames.Select((n, i) => (n, i)).ToDictionary(p => p.n, p => p.i, StringComparer.Ordinal);
         foreach (var folder in folders)
         {
             var dir = Path.Combine(Root, folder);
-            var files = Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories)
-                .Where(f => ImageDecoder.Extensions.Contains(Path.GetExtension(f)))
+            var files = FindImages(dir, skipped)
                 .OrderBy(f => Path.GetRelativePath(dir, f), StringComparer.Ordinal).ToList();
             if (files.Count == 0)
             {
@@ -63,6 +63,52 @@ public sealed class ImageFolderDataset : IImageDataset
         }
         _paths = paths.ToArray();
         _labels = labels.ToArray();
+        Skipped = skipped;
+    }
+
+    /// <summary>Entries the scan left out, each with the reason: folders reached a second time through a symbolic
+    /// link (a loop, or two links to one folder, would otherwise label the same images again and again) and entries
+    /// with an image extension that are empty or not regular files (a FIFO named <c>.png</c> would hang the loader).</summary>
+    public IReadOnlyList<string> Skipped { get; }
+
+    // Walks `dir` like SearchOption.AllDirectories, but visits each real folder once.
+    private static List<string> FindImages(string dir, List<string> skipped)
+    {
+        var found = new List<string>();
+        var visited = new HashSet<string>(StringComparer.Ordinal);
+        // Each folder with its real location: a child's is its parent's plus its name, unless the child is itself a
+        // link, whose final target is absolute. Comparing real locations catches a loop however deep the link sits.
+        var pending = new Stack<(string Path, string Real)>();
+        pending.Push((dir, Path.GetFullPath(dir)));
+        while (pending.Count > 0)
+        {
+            var (current, real) = pending.Pop();
+            var info = new DirectoryInfo(current);
+            if (info.LinkTarget is not null)
+            {
+                real = info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? real;
+            }
+            real = Path.TrimEndingDirectorySeparator(real);
+            if (!visited.Add(real))
+            {
+                skipped.Add($"{current}: folder already scanned through another path (symbolic link to {real})");
+                continue;
+            }
+            foreach (var sub in Directory.EnumerateDirectories(current))
+            {
+                pending.Push((sub, Path.Combine(real, Path.GetFileName(sub))));
+            }
+            foreach (var f in Directory.EnumerateFiles(current).Where(f => ImageDecoder.Extensions.Contains(Path.GetExtension(f))))
+            {
+                if (new FileInfo(f).Length == 0)
+                {
+                    skipped.Add($"{f}: empty, or not a regular file (FIFO, device)");
+                    continue;
+                }
+                found.Add(f);
+            }
+        }
+        return found;
     }
 
     /// <summary>Opens <c>root/train</c> or <c>root/val</c> (val classes are checked against train's).</summary>
