@@ -31,6 +31,19 @@ public static class OnnxTeacherWiring
     /// <summary>Opens <c>PATH[?key=value&amp;...]</c> as an <see cref="OnnxTeacher"/>.</summary>
     public static OnnxTeacher OpenOnnx(string spec)
     {
+        var (path, options) = ParseSpec(spec);
+        return OnnxTeacher.Open(path, options);
+    }
+
+    /// <summary>Known ONNX teachers by one word (<c>?preset=NAME</c>), so their input conventions need not be typed.</summary>
+    public static IReadOnlyList<string> Presets { get; } = ["mlnet-resnet18"];
+
+    /// <summary>Splits <c>PATH[?key=value&amp;...]</c> into the model path and its options; <c>preset=NAME</c> sets a
+    /// known model's options first and later keys override them.</summary>
+    /// <exception cref="ArgumentException">An unknown key, preset or value, naming it.</exception>
+    public static (string Path, OnnxTeacherOptions Options) ParseSpec(string spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
         var q = spec.IndexOf('?', StringComparison.Ordinal);
         var path = q < 0 ? spec : spec[..q];
         var options = new OnnxTeacherOptions();
@@ -43,6 +56,7 @@ public static class OnnxTeacherWiring
                 var value = eq < 0 ? "true" : pair[(eq + 1)..];
                 options = key switch
                 {
+                    "preset" => Preset(value, path, spec),
                     "features" => options with { FeatureOutput = value },
                     "logits" => options with { LogitsOutput = value },
                     "input" => options with { InputName = value },
@@ -57,13 +71,26 @@ public static class OnnxTeacherWiring
                     "preprocess" => options with { PreprocessorPath = value },
                     "threads" => options with { IntraOpThreads = Int(value, key) },
                     "sessions" => options with { ParallelSessions = Int(value, key) },
-                    _ => throw new ArgumentException($"Unknown ONNX teacher option '{key}' in --teacher onnx:{spec}; known: features, "
+                    _ => throw new ArgumentException($"Unknown ONNX teacher option '{key}' in --teacher onnx:{spec}; known: preset, features, "
                         + "logits, input, size, pool, batch-mean, batch-std, mean, std, pixel-scale, bgr, preprocess, threads, sessions."),
                 };
             }
         }
-        return OnnxTeacher.Open(path, options);
+        return (path, options);
     }
+
+    // The ML.NET DnnImageFeaturizer ResNet-18 (NuGet Microsoft.ML.DnnImageFeaturizer.ResNet18): 0-255 RGB through the
+    // package's ResNetPreprocess.onnx, which sits in ../ResNetPrepOnnx/ beside the model's folder, 224 px, the 512-d
+    // pooled output as features. Without these five settings it silently drops to ~51 % (issue 18.12).
+    private static OnnxTeacherOptions Preset(string name, string modelPath, string spec) => name switch
+    {
+        "mlnet-resnet18" => OnnxTeacherOptions.MlNetResNet(Path.Combine(
+                Path.GetDirectoryName(Path.GetDirectoryName(Path.GetFullPath(modelPath))) ?? ".", "ResNetPrepOnnx", "ResNetPreprocess.onnx")) with
+        {
+            FeatureOutput = "Pooling395_Output_0",
+        },
+        _ => throw new ArgumentException($"Unknown ONNX teacher preset '{name}' in --teacher onnx:{spec}; known: {string.Join(", ", Presets)}."),
+    };
 
     private static ITeacher OpenZooThroughOnnxRuntime(TeacherRequest r)
     {
