@@ -1,5 +1,5 @@
-using System.Text.Json;
 using TorchSharp;
+using VkD.Interop.Checkpoints;
 using VkD.Models.Swin;
 using VkD.Tests.Infrastructure;
 using Xunit.Abstractions;
@@ -13,16 +13,8 @@ namespace VkD.Tests.Detection.Models;
 public sealed class VidtSwinRamTests(ITestOutputHelper output)
 {
     /// <summary>The reduced model of the fixture: every path of the full one at a few hundred KB.</summary>
-    private static SwinRamConfig Reduced => new(6, [2, 1, 1, 2], [1, 2, 2, 4], WindowSize: 5, MlpRatio: 2.0,
-        DetTokenNum: 4, PosDim: 16, NeckDim: 16);
-
-    private static List<(string Key, long[] Shape)> Layout(string model)
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(FixturePath("layouts.json")));
-        return doc.RootElement.GetProperty(model).EnumerateArray()
-            .Select(e => (e[0].GetString()!, e[1].EnumerateArray().Select(d => d.GetInt64()).ToArray()))
-            .ToList();
-    }
+    internal static SwinRamConfig Reduced => new(4, [2, 1, 1, 2], [1, 2, 2, 4], WindowSize: 5, MlpRatio: 2.0,
+        DetTokenNum: 4, PosDim: 32, NeckDim: 32);
 
     [Theory]
     [InlineData("nano", 8_105_866L)]
@@ -54,10 +46,10 @@ public sealed class VidtSwinRamTests(ITestOutputHelper output)
     [Fact]
     public void Reduced_model_matches_pytorch_from_one_state_dict()
     {
-        using var f = Fixture.Load(Part, "swin_ram_small");
-        using var model = LoadWeights(new SwinTransformerRam(Reduced), "swin_ram_small_weights.pth");
+        using var f = Fixture.Load(Part, "vidt_small");
+        using var model = LoadWeights(new SwinTransformerRam(Reduced), "vidt_small_weights.pth", new StateDictOptions { SelectPrefix = "backbone." });
         using var noGrad = no_grad();
-        using var features = model.ForwardFeatures(f["input"], f["mask"]);
+        using var features = model.ForwardFeatures(f["input"].to(float32), f["mask"]);
         Assert.Equal(4, features.PatchOutputs.Count);
         var errors = new List<string>();
         for (var i = 0; i < 4; i++)
@@ -73,7 +65,7 @@ public sealed class VidtSwinRamTests(ITestOutputHelper output)
     [Fact]
     public void Masked_sine_position_encoding_matches_vidt()
     {
-        using var f = Fixture.Load(Part, "swin_ram_small");
+        using var f = Fixture.Load(Part, "vidt_small");
         using var pos = SinePositionEncoding.Masked(f["pos_mask"], 12);
         var e = AssertClose(f["pos"], pos, 1e-5, "pos");
         output.WriteLine($"masked_sin_pos_encoding max abs diff {e:g3}");
@@ -121,12 +113,12 @@ public sealed class VidtSwinRamTests(ITestOutputHelper output)
         using var noGrad = no_grad();
         using var x = torch.randn(1, 3, 64, 96);
         using var features = model.ForwardFeatures(x);
-        Assert.Equal([1L, 12, 8, 12], features.PatchOutputs[0].shape);  // stride 8, 2C
-        Assert.Equal([1L, 24, 4, 6], features.PatchOutputs[1].shape);   // stride 16, 4C
-        Assert.Equal([1L, 48, 2, 3], features.PatchOutputs[2].shape);   // stride 32, 8C
-        Assert.Equal([1L, 16, 1, 2], features.PatchOutputs[3].shape);   // stride 64, neck width
-        Assert.Equal([1L, 48, 4], features.DetTgt.shape);
-        Assert.Equal([1L, 16, 4], features.DetPos.shape);
+        Assert.Equal([1L, 8, 8, 12], features.PatchOutputs[0].shape);   // stride 8, 2C
+        Assert.Equal([1L, 16, 4, 6], features.PatchOutputs[1].shape);   // stride 16, 4C
+        Assert.Equal([1L, 32, 2, 3], features.PatchOutputs[2].shape);   // stride 32, 8C
+        Assert.Equal([1L, 32, 1, 2], features.PatchOutputs[3].shape);   // stride 64, neck width
+        Assert.Equal([1L, 32, 4], features.DetTgt.shape);
+        Assert.Equal([1L, 32, 4], features.DetPos.shape);
     }
 
     [Fact]

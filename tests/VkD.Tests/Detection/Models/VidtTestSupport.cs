@@ -11,12 +11,21 @@ internal static class VidtTestSupport
     public static string FixturePath(string file) => Path.Combine(AppContext.BaseDirectory, "Fixtures", Part, file);
 
     /// <summary>Loads Fixtures/vidt/&lt;file&gt; strictly into the module and switches it to eval.</summary>
-    public static T LoadWeights<T>(T module, string file) where T : nn.Module
+    public static T LoadWeights<T>(T module, string file, StateDictOptions? options = null) where T : nn.Module
     {
-        var report = CheckpointLoader.Load(module, FixturePath(file));
+        var report = CheckpointLoader.Load(module, FixturePath(file), options);
         Assert.True(report.IsExact, report.Describe());
         module.eval();
         return module;
+    }
+
+    /// <summary>Reads Fixtures/vidt/layouts.json: key names and shapes of a PyTorch state dict, in PyTorch order.</summary>
+    public static List<(string Key, long[] Shape)> Layout(string model)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(FixturePath("layouts.json")));
+        return doc.RootElement.GetProperty(model).EnumerateArray()
+            .Select(e => (e[0].GetString()!, e[1].EnumerateArray().Select(d => d.GetInt64()).ToArray()))
+            .ToList();
     }
 
     /// <summary>(H, W) rows of a [L, 2] integer tensor.</summary>
