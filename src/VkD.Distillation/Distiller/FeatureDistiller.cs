@@ -60,6 +60,7 @@ public sealed class LossTerms : IDisposable
 public class FeatureDistiller : nn.Module
 {
     private readonly List<ILossTerm> _terms = [];
+    private readonly List<string> _names = [];
     private readonly Dictionary<string, ProjectorModule> _projectors = new(StringComparer.Ordinal);
 
     /// <summary>Components are registered explicitly under their PyTorch names: TorchSharp's reflection-based
@@ -82,7 +83,7 @@ public class FeatureDistiller : nn.Module
     public IReadOnlyList<ILossTerm> Terms => _terms;
 
     /// <summary>Term names, the loss columns of a run's logs.</summary>
-    public IReadOnlyList<string> TermNames => [.. _terms.Select(t => t.Name)];
+    public IReadOnlyList<string> TermNames => _names;
 
     /// <summary>The registered projectors by name.</summary>
     public IReadOnlyDictionary<string, ProjectorModule> Projectors => _projectors;
@@ -95,7 +96,7 @@ public class FeatureDistiller : nn.Module
     public void Add(ILossTerm term)
     {
         ArgumentNullException.ThrowIfNull(term);
-        if (term.Name == "total" || _terms.Any(t => t.Name == term.Name))
+        if (term.Name == "total" || _names.Contains(term.Name))
         {
             throw new ArgumentException($"Loss term name '{term.Name}' is {(term.Name == "total" ? "reserved" : "used twice")}; give every term its own name.", nameof(term));
         }
@@ -125,6 +126,7 @@ public class FeatureDistiller : nn.Module
             register_module(term.Name, module);
         }
         _terms.Add(term);
+        _names.Add(term.Name);
     }
 
     /// <summary>Parameters to keep out of weight decay: those of every projector that asks for it (orthogonal maps).</summary>

@@ -88,9 +88,6 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         _s = setup;
     }
 
-    /// <summary>Seed of step <paramref name="step"/>; see <see cref="TrainingLoop.StepSeed"/>.</summary>
-    public static long StepSeed(long seed, long step) => TrainingLoop.StepSeed(seed, step);
-
     /// <summary>Runs (or resumes) training to the configured number of epochs.</summary>
     public LoopResult Run()
     {
@@ -196,7 +193,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                     using (batch)
                     using (var scope = NewDisposeScope())
                     {
-                        random.manual_seed(StepSeed(o.Seed, step));
+                        random.manual_seed(TrainingLoop.StepSeed(o.Seed, step));
                         examples = task.BatchSize(batch);
                         var context = new StepContext(epoch, iteration, step, o.Seed);
                         lr = LrAt(step);

@@ -99,22 +99,15 @@ public sealed class AdamW : ParamGroupOptimizer
                 ["exp_avg_sq"] = _expAvgSq[i]!.detach().clone(),
             };
         }
-        var groups = new List<object?>();
-        var index = 0L;
-        foreach (var g in Groups)
+        return StateDictOf(state, g => new Dictionary<string, object?>
         {
-            groups.Add(new Dictionary<string, object?>
-            {
-                ["lr"] = LearningRate,
-                ["betas"] = new List<object?> { Beta1, Beta2 },
-                ["eps"] = Eps,
-                ["weight_decay"] = g.WeightDecay,
-                ["amsgrad"] = false,
-                ["maximize"] = false,
-                ["params"] = Enumerable.Range(0, g.Parameters.Count).Select(_ => (object?)index++).ToList(),
-            });
-        }
-        return new Dictionary<string, object?> { ["state"] = state, ["param_groups"] = groups };
+            ["lr"] = LearningRate,
+            ["betas"] = new List<object?> { Beta1, Beta2 },
+            ["eps"] = Eps,
+            ["weight_decay"] = g.WeightDecay,
+            ["amsgrad"] = false,
+            ["maximize"] = false,
+        });
     }
 
     /// <summary>Restores the state written by <see cref="StateDict"/> (as read back from a checkpoint).</summary>

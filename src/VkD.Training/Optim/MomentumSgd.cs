@@ -76,22 +76,15 @@ public sealed class MomentumSgd : ParamGroupOptimizer
                 state[i] = new Dictionary<string, object?> { ["momentum_buffer"] = _buffers[i]!.detach().clone() };
             }
         }
-        var groups = new List<object?>();
-        var index = 0L;
-        foreach (var g in Groups)
+        return StateDictOf(state, g => new Dictionary<string, object?>
         {
-            groups.Add(new Dictionary<string, object?>
-            {
-                ["lr"] = LearningRate,
-                ["momentum"] = Momentum,
-                ["dampening"] = 0.0,
-                ["weight_decay"] = g.WeightDecay,
-                ["nesterov"] = Nesterov,
-                ["maximize"] = false,
-                ["params"] = Enumerable.Range(0, g.Parameters.Count).Select(_ => (object?)index++).ToList(),
-            });
-        }
-        return new Dictionary<string, object?> { ["state"] = state, ["param_groups"] = groups };
+            ["lr"] = LearningRate,
+            ["momentum"] = Momentum,
+            ["dampening"] = 0.0,
+            ["weight_decay"] = g.WeightDecay,
+            ["nesterov"] = Nesterov,
+            ["maximize"] = false,
+        });
     }
 
     /// <inheritdoc />

@@ -51,6 +51,22 @@ public abstract class ParamGroupOptimizer : ITrainingOptimizer
     /// <inheritdoc />
     public abstract void Dispose();
 
+    /// <summary>PyTorch's <c>state_dict()</c> layout: <paramref name="state"/> by parameter index, and one
+    /// <c>param_groups</c> entry per group with <paramref name="hyper"/>'s settings and the group's parameter indices.</summary>
+    protected Dictionary<string, object?> StateDictOf(Dictionary<long, object?> state, Func<ParamGroup, Dictionary<string, object?>> hyper)
+    {
+        ArgumentNullException.ThrowIfNull(hyper);
+        var groups = new List<object?>();
+        var index = 0L;
+        foreach (var g in Groups)
+        {
+            var entry = hyper(g);
+            entry["params"] = Enumerable.Range(0, g.Parameters.Count).Select(_ => (object?)index++).ToList();
+            groups.Add(entry);
+        }
+        return new Dictionary<string, object?> { ["state"] = state, ["param_groups"] = groups };
+    }
+
     /// <summary>
     /// Checks that <paramref name="dict"/>'s <c>param_groups</c> have this optimiser's group sizes, takes its learning
     /// rate, and returns its first group (null when absent) for optimiser-specific checks.

@@ -304,8 +304,9 @@ public sealed class TaskLoopTests : IDisposable
             // Each optimiser saw every step: Adam's step count is the number of steps, for D and for G.
             foreach (var entry in new[] { "optimizer_d", "optimizer_g" })
             {
-                var state = (IReadOnlyDictionary<object, object?>)((IReadOnlyDictionary<string, object?>)ckpt.Entries[entry]!)["state"]!;
+                var state = (IDictionary<object, object?>)((IReadOnlyDictionary<string, object?>)ckpt.Entries[entry]!)["state"]!;
                 Assert.NotEmpty(state);
+                Assert.All(state.Values, s => Assert.Equal(8.0, ((Tensor)((IReadOnlyDictionary<string, object?>)s!)["step"]!).ToDouble()));
             }
         }
 
