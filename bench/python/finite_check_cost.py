@@ -1,6 +1,6 @@
 # Cost of the training loop's per-step finiteness check (isfinite().all() per parameter, one sync) on a
 # DeiT-Ti-sized parameter set, against a DeiT-Ti-sized forward+backward in the same run (PyTorch 1.13, same ops as
-# TorchSharp). Run: OMP_WAIT_POLICY=passive OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/finite_check_cost.py
+# TorchSharp). Run: OMP_WAIT_POLICY=passive OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/python/finite_check_cost.py
 import torch, time
 torch.set_num_threads(2)
 ps=[]
