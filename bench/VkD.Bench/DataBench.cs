@@ -8,7 +8,7 @@ using VkD.Data.Transforms;
 
 namespace VkD.Bench;
 
-/// <summary>Decode + training augmentation throughput of <see cref="DataLoader"/> against PIL + torchvision
+/// <summary>Decode + training augmentation throughput of <see cref="BatchLoader"/> against PIL + torchvision
 /// (bench/python/data_bench.py) on the same generated 500x375 JPEGs, at 1 and 2 workers.</summary>
 public sealed class DataBench : IBenchSuite
 {
@@ -115,7 +115,7 @@ public sealed class DataBench : IBenchSuite
         {
             if (loaderOnly)
             {
-                var only = new DataLoader(new SubsetView(dataset, n), TransformPipelines.Train(TrainAugmentOptions.VkDThreeAugment(size)), 32, shuffle: true, seed: 1);
+                var only = new BatchLoader(new SubsetView(dataset, n), TransformPipelines.Train(TrainAugmentOptions.VkDThreeAugment(size)), 32, shuffle: true, seed: 1);
                 Stage(result, "loader (3-Augment pipeline, 0 workers)", n, () => Drain(only, rep));
                 continue;
             }
@@ -140,7 +140,7 @@ public sealed class DataBench : IBenchSuite
                 }
                 return 0;
             });
-            var loader = new DataLoader(new SubsetView(dataset, n), TransformPipelines.Train(TrainAugmentOptions.VkDThreeAugment(size)), 32, shuffle: true, seed: 1);
+            var loader = new BatchLoader(new SubsetView(dataset, n), TransformPipelines.Train(TrainAugmentOptions.VkDThreeAugment(size)), 32, shuffle: true, seed: 1);
             Stage(result, "loader (3-Augment pipeline, 0 workers)", n, () => Drain(loader, rep));
         }
         if (print)
@@ -179,7 +179,7 @@ public sealed class DataBench : IBenchSuite
 
     private static double Measure(IImageDataset dataset, TransformPipeline pipeline, int workers)
     {
-        var loader = new DataLoader(dataset, pipeline, 32, shuffle: true, seed: 1, numWorkers: workers, prefetchBatches: 4);
+        var loader = new BatchLoader(dataset, pipeline, 32, shuffle: true, seed: 1, numWorkers: workers, prefetchBatches: 4);
         Drain(loader, 0);
         double best = 0;
         for (int epoch = 1; epoch <= 2; epoch++)
@@ -191,7 +191,7 @@ public sealed class DataBench : IBenchSuite
         return best;
     }
 
-    private static int Drain(DataLoader loader, int epoch)
+    private static int Drain(BatchLoader loader, int epoch)
     {
         int n = 0;
         foreach (var b in loader.GetEpoch(epoch))

@@ -110,7 +110,7 @@ public sealed class CenterCrop(int size) : IImageTransform
         if (image.Width < size || image.Height < size)
         {
             int padW = Math.Max(0, size - image.Width), padH = Math.Max(0, size - image.Height);
-            image = Padding.Pad(image, padW / 2, padH / 2, (padW + 1) / 2, (padH + 1) / 2, PaddingMode.Constant);
+            image = ImagePadding.Pad(image, padW / 2, padH / 2, (padW + 1) / 2, (padH + 1) / 2, PaddingMode.Constant);
         }
         int left = (int)Math.Round((image.Width - size) / 2.0, MidpointRounding.ToEven);
         int top = (int)Math.Round((image.Height - size) / 2.0, MidpointRounding.ToEven);
@@ -145,7 +145,7 @@ public enum PaddingMode
 }
 
 /// <summary>Border padding helpers.</summary>
-public static class Padding
+public static class ImagePadding
 {
     /// <summary>Pads left/top/right/bottom with zeros or a reflection.</summary>
     public static ImageU8 Pad(ImageU8 image, int left, int top, int right, int bottom, PaddingMode mode)
@@ -194,7 +194,7 @@ public sealed class RandomCropWithPadding(int size, int padding = 4, PaddingMode
     /// <inheritdoc />
     public ImageU8 Apply(ImageU8 image, DeterministicRandom rng)
     {
-        var padded = padding > 0 ? Padding.Pad(image, padding, padding, padding, padding, mode) : image;
+        var padded = padding > 0 ? ImagePadding.Pad(image, padding, padding, padding, padding, mode) : image;
         if (padded.Width < size || padded.Height < size)
         {
             throw new ArgumentException($"RandomCrop of {size} px needs a padded image at least that large, got {padded.Width}x{padded.Height}.");

@@ -11,12 +11,12 @@ namespace VkD.Training.Optim;
 /// (Nesterov) or <c>d ← b</c>, and <c>p ← p − lr·d</c>. timm's <c>--opt sgd</c> is Nesterov with μ = 0.9 and
 /// <c>--opt momentum</c> the plain form. Its state (one momentum buffer per parameter) is saved in PyTorch's layout.
 /// </summary>
-public sealed class MomentumSgd : ParamGroupOptimizer
+public sealed class MomentumSgd : ParameterGroupOptimizer
 {
     private readonly Tensor?[] _buffers;
 
     /// <summary>Creates the optimiser over <paramref name="groups"/>.</summary>
-    public MomentumSgd(IReadOnlyList<ParamGroup> groups, double lr, double momentum = 0.9, bool nesterov = true)
+    public MomentumSgd(IReadOnlyList<ParameterGroup> groups, double lr, double momentum = 0.9, bool nesterov = true)
         : base(groups, lr)
     {
         if (!(momentum >= 0) || double.IsInfinity(momentum) || (nesterov && momentum == 0))

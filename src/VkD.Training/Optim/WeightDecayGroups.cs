@@ -25,7 +25,7 @@ public static class WeightDecayGroups
     /// <param name="named">Named trainable parameters (student first, then loss-module parameters).</param>
     /// <param name="weightDecay">Decay of the first group.</param>
     /// <param name="exempt">Parameters forced into the no-decay group regardless of their shape.</param>
-    public static IReadOnlyList<ParamGroup> Build(IEnumerable<(string Name, Parameter Param)> named, double weightDecay, IReadOnlySet<Parameter>? exempt = null)
+    public static IReadOnlyList<ParameterGroup> Build(IEnumerable<(string Name, Parameter Param)> named, double weightDecay, IReadOnlySet<Parameter>? exempt = null)
     {
         var decay = new List<(string, Parameter)>();
         var noDecay = new List<(string, Parameter)>();
@@ -47,8 +47,8 @@ public static class WeightDecayGroups
         }
         return
         [
-            new ParamGroup("decay", decay.Select(x => x.Item2).ToArray(), decay.Select(x => x.Item1).ToArray(), weightDecay),
-            new ParamGroup("no_decay", noDecay.Select(x => x.Item2).ToArray(), noDecay.Select(x => x.Item1).ToArray(), 0.0),
+            new ParameterGroup("decay", decay.Select(x => x.Item2).ToArray(), decay.Select(x => x.Item1).ToArray(), weightDecay),
+            new ParameterGroup("no_decay", noDecay.Select(x => x.Item2).ToArray(), noDecay.Select(x => x.Item1).ToArray(), 0.0),
         ];
     }
 }

@@ -6,14 +6,14 @@ using VkD.Training.Options;
 
 namespace VkD.Training.Sessions;
 
-/// <summary>Adapts VkD.Data's <see cref="DataLoader"/> to the trainer's <see cref="IBatchSource"/>.</summary>
+/// <summary>Adapts VkD.Data's <see cref="BatchLoader"/> to the trainer's <see cref="IBatchSource"/>.</summary>
 public sealed class LoaderBatchSource : IBatchSource
 {
-    private readonly DataLoader _loader;
+    private readonly BatchLoader _loader;
     private readonly IImageDataset _dataset;
 
     /// <summary>Wraps <paramref name="loader"/> over <paramref name="dataset"/>.</summary>
-    public LoaderBatchSource(DataLoader loader, IImageDataset dataset)
+    public LoaderBatchSource(BatchLoader loader, IImageDataset dataset)
     {
         _loader = loader;
         _dataset = dataset;
@@ -122,10 +122,10 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
                 Normalization = normalization,
             }
             : TrainAugmentOptions.VkDThreeAugment(inputSize) with { Normalization = normalization };
-        var trainLoader = new DataLoader(train, TransformPipelines.Train(augment), o.BatchSize, shuffle: true, dropLast: true,
+        var trainLoader = new BatchLoader(train, TransformPipelines.Train(augment), o.BatchSize, shuffle: true, dropLast: true,
             seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize);
         var evalBatch = Math.Max(1, (int)(1.5 * o.BatchSize));
-        var evalLoader = new DataLoader(val, TransformPipelines.Eval(inputSize, normalization: normalization), evalBatch,
+        var evalLoader = new BatchLoader(val, TransformPipelines.Eval(inputSize, normalization: normalization), evalBatch,
             shuffle: false, dropLast: false, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers));
         return new DataSources(spec, new LoaderBatchSource(trainLoader, train), new LoaderBatchSource(evalLoader, val), inputSize, channels);
     }

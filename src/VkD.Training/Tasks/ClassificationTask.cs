@@ -99,7 +99,7 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         var groups = WeightDecayGroups.Build(named, setup.WeightDecay, exempt);
         _optimizer = setup.Optimizer.ToLowerInvariant() switch
         {
-            "adamw" => new AdamW(groups, setup.Lr, eps: setup.OptEps),
+            "adamw" => new AdamWOptimizer(groups, setup.Lr, eps: setup.OptEps),
             "sgd" => new MomentumSgd(groups, setup.Lr, setup.Momentum, nesterov: true),
             "momentum" => new MomentumSgd(groups, setup.Lr, setup.Momentum, nesterov: false),
             _ => throw new ArgumentException($"--opt {setup.Optimizer}: use adamw, sgd (Nesterov momentum) or momentum."),

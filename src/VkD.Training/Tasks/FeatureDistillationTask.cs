@@ -62,7 +62,7 @@ public sealed class FeatureDistillationTaskSetup<TBatch>
 public sealed class FeatureDistillationTask<TBatch> : ITrainingTask<TBatch>, IDisposable
 {
     private readonly FeatureDistillationTaskSetup<TBatch> _s;
-    private readonly AdamW _optimizer;
+    private readonly AdamWOptimizer _optimizer;
 
     /// <summary>Creates the task and its optimiser.</summary>
     public FeatureDistillationTask(FeatureDistillationTaskSetup<TBatch> setup)
@@ -78,7 +78,7 @@ public sealed class FeatureDistillationTask<TBatch> : ITrainingTask<TBatch>, IDi
             throw new ArgumentException("Evaluate is set but MetricNames is empty: name the metrics it returns.");
         }
         var named = setup.Student.named_parameters().Concat(setup.Distiller.named_parameters()).Select(p => (p.name, p.parameter));
-        _optimizer = new AdamW(WeightDecayGroups.Build(named, setup.WeightDecay, setup.Distiller.WeightDecayExempt()), setup.Lr);
+        _optimizer = new AdamWOptimizer(WeightDecayGroups.Build(named, setup.WeightDecay, setup.Distiller.WeightDecayExempt()), setup.Lr);
         Optimizers = [new TaskOptimizer("optimizer", _optimizer)];
         CheckpointParts = [new CheckpointPart("student", [setup.Student, setup.Distiller])];
     }

@@ -22,7 +22,7 @@ public class LoaderTests
     private static TransformPipeline Augmenting(int size = 8)
         => TransformPipelines.Train(new TrainAugmentOptions { InputSize = size, RandomErasingProbability = 0.5, AutoAugment = "rand-m9-mstd0.5-inc1" });
 
-    private static List<(float[] Images, long[] Labels, int[] Indices)> Collect(DataLoader loader, int epoch, int start = 0)
+    private static List<(float[] Images, long[] Labels, int[] Indices)> Collect(BatchLoader loader, int epoch, int start = 0)
     {
         var list = new List<(float[], long[], int[])>();
         foreach (var b in loader.GetEpoch(epoch, start))
@@ -50,10 +50,10 @@ public class LoaderTests
     public void Batches_are_identical_whatever_the_worker_count()
     {
         var ds = Synthetic(37);
-        var reference = Collect(new DataLoader(ds, Augmenting(), 8, shuffle: true, seed: 3, numWorkers: 0), 2);
-        AssertSame(reference, Collect(new DataLoader(ds, Augmenting(), 8, shuffle: true, seed: 3, numWorkers: 1), 2));
-        AssertSame(reference, Collect(new DataLoader(ds, Augmenting(), 8, shuffle: true, seed: 3, numWorkers: 3, prefetchBatches: 1), 2));
-        var other = Collect(new DataLoader(ds, Augmenting(), 8, shuffle: true, seed: 4, numWorkers: 2), 2);
+        var reference = Collect(new BatchLoader(ds, Augmenting(), 8, shuffle: true, seed: 3, numWorkers: 0), 2);
+        AssertSame(reference, Collect(new BatchLoader(ds, Augmenting(), 8, shuffle: true, seed: 3, numWorkers: 1), 2));
+        AssertSame(reference, Collect(new BatchLoader(ds, Augmenting(), 8, shuffle: true, seed: 3, numWorkers: 3, prefetchBatches: 1), 2));
+        var other = Collect(new BatchLoader(ds, Augmenting(), 8, shuffle: true, seed: 4, numWorkers: 2), 2);
         Assert.NotEqual(reference[0].Images, other[0].Images);
     }
 
@@ -61,7 +61,7 @@ public class LoaderTests
     public void Starting_at_a_batch_gives_the_rest_of_the_uninterrupted_epoch()
     {
         var ds = Synthetic(37);
-        var loader = new DataLoader(ds, Augmenting(), 8, shuffle: true, seed: 9, numWorkers: 2);
+        var loader = new BatchLoader(ds, Augmenting(), 8, shuffle: true, seed: 9, numWorkers: 2);
         var full = Collect(loader, 1);
         AssertSame(full.Skip(3).ToList(), Collect(loader, 1, 3));
         Assert.Empty(Collect(loader, 1, loader.BatchesPerEpoch));
@@ -72,8 +72,8 @@ public class LoaderTests
     public void Each_epoch_is_a_new_permutation_and_drop_last_counts_batches()
     {
         var ds = Synthetic(37);
-        var keep = new DataLoader(ds, Augmenting(), 8, shuffle: true, dropLast: false, seed: 1);
-        var drop = new DataLoader(ds, Augmenting(), 8, shuffle: true, dropLast: true, seed: 1);
+        var keep = new BatchLoader(ds, Augmenting(), 8, shuffle: true, dropLast: false, seed: 1);
+        var drop = new BatchLoader(ds, Augmenting(), 8, shuffle: true, dropLast: true, seed: 1);
         Assert.Equal(5, keep.BatchesPerEpoch);
         Assert.Equal(4, drop.BatchesPerEpoch);
         var e0 = Collect(keep, 0);
@@ -81,14 +81,14 @@ public class LoaderTests
         Assert.Equal(Enumerable.Range(0, 37), e0.SelectMany(b => b.Indices).Order());
         Assert.Equal(Enumerable.Range(0, 37).Select(i => (long)(i % 4)), e0.SelectMany(b => b.Indices.Zip(b.Labels)).OrderBy(p => p.First).Select(p => p.Second));
         Assert.NotEqual(keep.EpochIndices(0), keep.EpochIndices(1));
-        Assert.Equal(Enumerable.Range(0, 37), new DataLoader(ds, Augmenting(), 8, shuffle: false).EpochIndices(5));
+        Assert.Equal(Enumerable.Range(0, 37), new BatchLoader(ds, Augmenting(), 8, shuffle: false).EpochIndices(5));
         Assert.All(Collect(drop, 0), b => Assert.Equal(8, b.Indices.Length));
     }
 
     [Fact]
     public void Batch_tensors_have_the_contract_shapes_and_types()
     {
-        var loader = new DataLoader(Synthetic(10), Augmenting(), 4, shuffle: false);
+        var loader = new BatchLoader(Synthetic(10), Augmenting(), 4, shuffle: false);
         using var b = loader.GetEpoch(0).First();
         Assert.Equal(new long[] { 4, 3, 8, 8 }, b.Images.shape);
         Assert.Equal(TorchSharp.torch.ScalarType.Float32, b.Images.dtype);
@@ -102,7 +102,7 @@ public class LoaderTests
     {
         var ds = Synthetic(11);
         var pipeline = Augmenting();
-        var loader = new DataLoader(ds, pipeline, 4, shuffle: true, seed: 21, numWorkers: 2, rank: 1, worldSize: 2);
+        var loader = new BatchLoader(ds, pipeline, 4, shuffle: true, seed: 21, numWorkers: 2, rank: 1, worldSize: 2);
         var batches = Collect(loader, 3);
         var order = loader.EpochIndices(3);
         int len = pipeline.SampleLength;
@@ -154,7 +154,7 @@ public class LoaderTests
     {
         var ds = Synthetic(8, 20);
         var ra = new SamplerOptions { RepeatedAugmentation = true, RoundTo = 4 };
-        var loader = new DataLoader(ds, Augmenting(16), 24, shuffle: false, sampler: ra);
+        var loader = new BatchLoader(ds, Augmenting(16), 24, shuffle: false, sampler: ra);
         var batch = Collect(loader, 0).Single();
         Assert.Equal(new[] { 0, 0, 0, 1, 1, 1, 2, 2 }, batch.Indices);
         int len = 3 * 16 * 16;
@@ -174,11 +174,11 @@ public class LoaderTests
         var ds = ImageFolderDataset.OpenSplit(dir.Path, DataSplit.Train);
         var eval = TransformPipelines.Eval(16);
 
-        var strict = new DataLoader(ds, eval, 4, shuffle: false, numWorkers: 2);
+        var strict = new BatchLoader(ds, eval, 4, shuffle: false, numWorkers: 2);
         var e = Assert.Throws<ImageDecodeException>(() => Collect(strict, 0));
         Assert.Equal(bad, e.Path);
 
-        var lenient = new DataLoader(ds, eval, 4, shuffle: false, numWorkers: 2, skipBadImages: true);
+        var lenient = new BatchLoader(ds, eval, 4, shuffle: false, numWorkers: 2, skipBadImages: true);
         SkippedImagesReport? report = null;
         lenient.EpochCompleted += (_, r) => report = r;
         var batches = Collect(lenient, 0);
@@ -194,7 +194,7 @@ public class LoaderTests
     public void Abandoning_an_epoch_stops_the_workers_and_the_next_epoch_starts_clean()
     {
         var ds = Synthetic(64);
-        var loader = new DataLoader(ds, Augmenting(), 4, shuffle: true, seed: 2, numWorkers: 2);
+        var loader = new BatchLoader(ds, Augmenting(), 4, shuffle: true, seed: 2, numWorkers: 2);
         foreach (var b in loader.GetEpoch(0))
         {
             b.Dispose();
@@ -202,7 +202,7 @@ public class LoaderTests
         }
         var again = Collect(loader, 0);
         Assert.Equal(16, again.Count);
-        AssertSame(again, Collect(new DataLoader(ds, Augmenting(), 4, shuffle: true, seed: 2), 0));
+        AssertSame(again, Collect(new BatchLoader(ds, Augmenting(), 4, shuffle: true, seed: 2), 0));
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public class LoaderTests
     {
         var inner = Synthetic(64);
         var counting = new CountingDataset(inner);
-        var loader = new DataLoader(counting, Augmenting(), 4, shuffle: false, numWorkers: 2, prefetchBatches: 2);
+        var loader = new BatchLoader(counting, Augmenting(), 4, shuffle: false, numWorkers: 2, prefetchBatches: 2);
         using var e = loader.GetEpoch(0).GetEnumerator();
         Assert.True(e.MoveNext());
         e.Current.Dispose();

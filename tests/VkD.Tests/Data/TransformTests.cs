@@ -93,7 +93,7 @@ public class TransformTests
     public void RandomCropWithPadding_is_a_window_of_the_zero_padded_image_at_every_offset()
     {
         var img = Pattern(8, 8, channels: 1);
-        var padded = Padding.Pad(img, 4, 4, 4, 4, PaddingMode.Constant);
+        var padded = ImagePadding.Pad(img, 4, 4, 4, 4, PaddingMode.Constant);
         var crop = new RandomCropWithPadding(8, 4);
         var seen = new HashSet<(int, int)>();
         for (int s = 0; s < 400; s++)
@@ -111,7 +111,7 @@ public class TransformTests
     public void Reflect_padding_mirrors_without_repeating_the_edge()
     {
         var img = new ImageU8(3, 1, 1, [10, 20, 30]);
-        var p = Padding.Pad(img, 2, 0, 2, 0, PaddingMode.Reflect);
+        var p = ImagePadding.Pad(img, 2, 0, 2, 0, PaddingMode.Reflect);
         Assert.Equal(new byte[] { 30, 20, 10, 20, 30, 20, 10 }, p.Data);
     }
 

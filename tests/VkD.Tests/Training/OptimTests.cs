@@ -2,8 +2,6 @@ using TorchSharp;
 using TorchSharp.Modules;
 using VkD.Training.Optim;
 using static TorchSharp.torch;
-using AdamW = VkD.Training.Optim.AdamW;
-using ParamGroup = VkD.Training.Optim.ParamGroup;
 
 namespace VkD.Tests.Training;
 
@@ -50,7 +48,7 @@ public sealed class OptimTests
         using var b1 = new Parameter(randn(4));
         using var w2 = new Parameter(w1.detach().clone());
         using var b2 = new Parameter(b1.detach().clone());
-        using var ours = new VkD.Training.Optim.MomentumSgd([new ParamGroup("decay", [w1], ["w"], 0.05), new ParamGroup("no_decay", [b1], ["b"], 0.0)],
+        using var ours = new VkD.Training.Optim.MomentumSgd([new ParameterGroup("decay", [w1], ["w"], 0.05), new ParameterGroup("no_decay", [b1], ["b"], 0.0)],
             lr: 1e-2, momentum: 0.9, nesterov: nesterov);
         var referenceW = optim.SGD([w2], 1e-2, momentum: 0.9, weight_decay: 0.05, nesterov: nesterov);
         var referenceB = optim.SGD([b2], 1e-2, momentum: 0.9, weight_decay: 0.0, nesterov: nesterov);
@@ -72,7 +70,7 @@ public sealed class OptimTests
         // The PyTorch-layout state restores into a fresh optimiser, which then takes the identical next step.
         using var w3 = new Parameter(w1.detach().clone());
         using var b3 = new Parameter(b1.detach().clone());
-        using var restored = new VkD.Training.Optim.MomentumSgd([new ParamGroup("decay", [w3], ["w"], 0.05), new ParamGroup("no_decay", [b3], ["b"], 0.0)],
+        using var restored = new VkD.Training.Optim.MomentumSgd([new ParameterGroup("decay", [w3], ["w"], 0.05), new ParameterGroup("no_decay", [b3], ["b"], 0.0)],
             lr: 0, momentum: 0.9, nesterov: nesterov);
         var state = ours.StateDict();
         restored.LoadStateDict(state);
@@ -86,7 +84,7 @@ public sealed class OptimTests
         ours.Step();
         restored.Step();
         Assert.True(w1.eq(w3).all().item<bool>() && b1.eq(b3).all().item<bool>(), "a restored SGD took a different step");
-        var adamState = new AdamW([new ParamGroup("decay", [w3], ["w"], 0.05), new ParamGroup("no_decay", [b3], ["b"], 0.0)], lr: 1e-2).StateDict();
+        var adamState = new AdamWOptimizer([new ParameterGroup("decay", [w3], ["w"], 0.05), new ParameterGroup("no_decay", [b3], ["b"], 0.0)], lr: 1e-2).StateDict();
         var e = Assert.Throws<InvalidDataException>(() => restored.LoadStateDict(adamState));
         Assert.Contains("--opt", e.Message);
     }
@@ -99,7 +97,7 @@ public sealed class OptimTests
         using var b1 = new Parameter(randn(4));
         using var w2 = new Parameter(w1.detach().clone());
         using var b2 = new Parameter(b1.detach().clone());
-        var ours = new AdamW([new ParamGroup("decay", [w1], ["w"], 0.05), new ParamGroup("no_decay", [b1], ["b"], 0.0)], lr: 1e-2);
+        var ours = new AdamWOptimizer([new ParameterGroup("decay", [w1], ["w"], 0.05), new ParameterGroup("no_decay", [b1], ["b"], 0.0)], lr: 1e-2);
         var referenceW = optim.AdamW([w2], lr: 1e-2, weight_decay: 0.05);
         var referenceB = optim.AdamW([b2], lr: 1e-2, weight_decay: 0.0);
         for (var step = 0; step < 5; step++)
@@ -123,12 +121,12 @@ public sealed class OptimTests
     {
         random.manual_seed(4);
         using var w = new Parameter(randn(3, 3));
-        var a = new AdamW([new ParamGroup("decay", [w], ["w"], 0.1)], lr: 1e-2);
+        var a = new AdamWOptimizer([new ParameterGroup("decay", [w], ["w"], 0.1)], lr: 1e-2);
         w.grad = ones(3, 3);
         a.Step();
         var state = a.StateDict();
         using var w2 = new Parameter(w.detach().clone());
-        var b = new AdamW([new ParamGroup("decay", [w2], ["w"], 0.1)], lr: 0);
+        var b = new AdamWOptimizer([new ParameterGroup("decay", [w2], ["w"], 0.1)], lr: 0);
         b.LoadStateDict(state);
         Assert.Equal(1e-2, b.LearningRate);
         w.grad = full(3, 3, 0.5f);

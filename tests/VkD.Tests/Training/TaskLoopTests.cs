@@ -190,16 +190,16 @@ public sealed class TaskLoopTests : IDisposable
 
     private sealed class AlternatingTask : ITrainingTask<VectorBatch>, IDisposable
     {
-        private readonly AdamW _d;
-        private readonly AdamW _g;
+        private readonly AdamWOptimizer _d;
+        private readonly AdamWOptimizer _g;
 
         public AlternatingTask()
         {
             random.manual_seed(5);
             Generator = nn.Linear(4, 8);
             Discriminator = nn.Linear(8, 1);
-            _d = new AdamW(WeightDecayGroups.Build(Discriminator.named_parameters().Select(p => (p.name, p.parameter)), 0), 2e-3, beta1: 0.0);
-            _g = new AdamW(WeightDecayGroups.Build(Generator.named_parameters().Select(p => (p.name, p.parameter)), 0), 1e-3, beta1: 0.0);
+            _d = new AdamWOptimizer(WeightDecayGroups.Build(Discriminator.named_parameters().Select(p => (p.name, p.parameter)), 0), 2e-3, beta1: 0.0);
+            _g = new AdamWOptimizer(WeightDecayGroups.Build(Generator.named_parameters().Select(p => (p.name, p.parameter)), 0), 1e-3, beta1: 0.0);
             Optimizers = [new TaskOptimizer("optimizer_d", _d), new TaskOptimizer("optimizer_g", _g, LrScale: 0.5)];
             CheckpointParts = [new CheckpointPart("generator", [Generator]), new CheckpointPart("discriminator", [Discriminator])];
         }

@@ -123,7 +123,7 @@ public sealed class TrainerEndToEndTests : IDisposable
     public void A_checkpoint_holding_inf_is_never_written()
     {
         using var model = VkD.Models.ModelRegistry.Create("resnet8", new VkD.Models.ModelOptions(10, 28, 0, 1));
-        using var optimizer = new VkD.Training.Optim.AdamW(VkD.Training.Optim.WeightDecayGroups.Build(model.named_parameters().Select(p => (p.name, p.parameter)), 0), 1e-3);
+        using var optimizer = new VkD.Training.Optim.AdamWOptimizer(VkD.Training.Optim.WeightDecayGroups.Build(model.named_parameters().Select(p => (p.name, p.parameter)), 0), 1e-3);
         var parts = new[] { new VkD.Training.Loop.CheckpointPart("student", [model]) };
         var optimizers = new[] { new VkD.Training.Loop.TaskOptimizer("optimizer", optimizer) };
         var path = Path.Combine(_dir, "x.pth.tar");

@@ -4,28 +4,20 @@ using static TorchSharp.torch;
 
 namespace VkD.Training.Optim;
 
-/// <summary>One parameter group of <see cref="AdamW"/>: its parameters (with their names, for logs and
-/// checkpoints) and its weight decay; the learning rate is shared and set per iteration by the schedule.</summary>
-/// <param name="Name">Group label (e.g. "decay", "no_decay").</param>
-/// <param name="Parameters">The group's parameters.</param>
-/// <param name="ParameterNames">Names of <paramref name="Parameters"/>, same order.</param>
-/// <param name="WeightDecay">Decoupled weight decay of the group.</param>
-public sealed record ParamGroup(string Name, IReadOnlyList<Parameter> Parameters, IReadOnlyList<string> ParameterNames, double WeightDecay);
-
 /// <summary>
 /// AdamW with PyTorch's exact single-tensor update (<c>torch.optim.AdamW</c>, amsgrad off): decoupled decay
 /// <c>p ← p(1 − lr·wd)</c>, moments <c>m ← β1 m + (1−β1) g</c>, <c>v ← β2 v + (1−β2) g²</c>, then
 /// <c>p ← p − lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)</c>. Written here rather than using TorchSharp's so that its
 /// state (step and both moments per parameter) can be saved in PyTorch's optimizer layout and restored exactly.
 /// </summary>
-public sealed class AdamW : ParamGroupOptimizer
+public sealed class AdamWOptimizer : ParameterGroupOptimizer
 {
     private readonly Tensor?[] _expAvg;
     private readonly Tensor?[] _expAvgSq;
     private readonly long[] _step;
 
     /// <summary>Creates the optimiser over <paramref name="groups"/>.</summary>
-    public AdamW(IReadOnlyList<ParamGroup> groups, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
+    public AdamWOptimizer(IReadOnlyList<ParameterGroup> groups, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8)
         : base(groups, lr)
     {
         Beta1 = beta1;

@@ -3,13 +3,13 @@ using TorchSharp.Modules;
 namespace VkD.Training.Optim;
 
 /// <summary>
-/// What <see cref="AdamW"/> and <see cref="MomentumSgd"/> share: parameter groups numbered 0.. in PyTorch's order, one
+/// What <see cref="AdamWOptimizer"/> and <see cref="MomentumSgd"/> share: parameter groups numbered 0.. in PyTorch's order, one
 /// learning rate set by the schedule, gradients cleared to none, and the check that a saved state's groups fit.
 /// </summary>
-public abstract class ParamGroupOptimizer : ITrainingOptimizer
+public abstract class ParameterGroupOptimizer : ITrainingOptimizer
 {
     /// <summary>Creates the optimiser over <paramref name="groups"/>.</summary>
-    protected ParamGroupOptimizer(IReadOnlyList<ParamGroup> groups, double lr)
+    protected ParameterGroupOptimizer(IReadOnlyList<ParameterGroup> groups, double lr)
     {
         ArgumentNullException.ThrowIfNull(groups);
         Groups = groups;
@@ -18,7 +18,7 @@ public abstract class ParamGroupOptimizer : ITrainingOptimizer
     }
 
     /// <summary>Parameter groups, in PyTorch's order (their parameters are numbered 0.. across groups).</summary>
-    public IReadOnlyList<ParamGroup> Groups { get; }
+    public IReadOnlyList<ParameterGroup> Groups { get; }
 
     /// <summary>Learning rate of the next step (set by the schedule every iteration).</summary>
     public double LearningRate { get; set; }
@@ -53,7 +53,7 @@ public abstract class ParamGroupOptimizer : ITrainingOptimizer
 
     /// <summary>PyTorch's <c>state_dict()</c> layout: <paramref name="state"/> by parameter index, and one
     /// <c>param_groups</c> entry per group with <paramref name="hyper"/>'s settings and the group's parameter indices.</summary>
-    protected Dictionary<string, object?> StateDictOf(Dictionary<long, object?> state, Func<ParamGroup, Dictionary<string, object?>> hyper)
+    protected Dictionary<string, object?> StateDictOf(Dictionary<long, object?> state, Func<ParameterGroup, Dictionary<string, object?>> hyper)
     {
         ArgumentNullException.ThrowIfNull(hyper);
         var groups = new List<object?>();

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace VkD.Data.Loading;
 
-/// <summary>Summary of the bad images an epoch skipped (<see cref="DataLoader.SkipBadImages"/> mode).</summary>
+/// <summary>Summary of the bad images an epoch skipped (<see cref="BatchLoader.SkipBadImages"/> mode).</summary>
 /// <param name="Epoch">The epoch.</param>
 /// <param name="Skipped">How many samples were skipped.</param>
 /// <param name="Sources">Which files (dataset descriptions) failed, in batch order.</param>
@@ -22,7 +22,7 @@ public sealed record SkippedImagesReport(int Epoch, int Skipped, IReadOnlyList<s
 /// of an uninterrupted <c>GetEpoch(e)</c> (what an exact resume needs). Memory: at most <c>prefetchBatches</c> batches
 /// are decoded ahead of the consumer; images are never cached.
 /// </remarks>
-public sealed class DataLoader
+public sealed class BatchLoader
 {
     private readonly IImageDataset _dataset;
     private readonly TransformPipeline _pipeline;
@@ -42,7 +42,7 @@ public sealed class DataLoader
     /// <param name="worldSize">Number of shards.</param>
     /// <param name="prefetchBatches">Batches decoded ahead of the consumer (at least 1).</param>
     /// <param name="skipBadImages">Skip (and count) images that fail to decode instead of throwing.</param>
-    public DataLoader(IImageDataset dataset, TransformPipeline pipeline, int batchSize, bool shuffle = true, bool dropLast = false,
+    public BatchLoader(IImageDataset dataset, TransformPipeline pipeline, int batchSize, bool shuffle = true, bool dropLast = false,
         long seed = 0, int numWorkers = 0, SamplerOptions? sampler = null, int rank = 0, int worldSize = 1,
         int prefetchBatches = 2, bool skipBadImages = false)
     {
@@ -192,7 +192,7 @@ public sealed class DataLoader
 
     /// <summary>The state of one epoch's enumeration: worker threads claim samples in order, never more than
     /// <see cref="PrefetchBatches"/> batches ahead of the consumer.</summary>
-    private sealed class EpochRun(DataLoader loader, int[] indices, int epoch, int startBatch)
+    private sealed class EpochRun(BatchLoader loader, int[] indices, int epoch, int startBatch)
     {
         private readonly object _gate = new();
         private readonly Dictionary<int, Slot> _slots = [];
