@@ -36,6 +36,9 @@ public readonly record struct BoxXywh(double X, double Y, double Width, double H
 {
     /// <summary>Builds a box from corner coordinates [x1, y1, x2, y2].</summary>
     public static BoxXywh FromXyxy(double x1, double y1, double x2, double y2) => new(x1, y1, x2 - x1, y2 - y1);
+
+    /// <summary>True when all four coordinates are finite (no NaN or infinity).</summary>
+    public bool IsFinite => double.IsFinite(X) && double.IsFinite(Y) && double.IsFinite(Width) && double.IsFinite(Height);
 }
 
 /// <summary>
@@ -136,7 +139,8 @@ public sealed class CocoDataset
         }
         catch (JsonException e)
         {
-            throw new InvalidDataException($"{source}: not a valid COCO instances JSON ({e.Message}).", e);
+            var at = e.Path is { Length: > 1 } path ? $" at {path}" : "";
+            throw new InvalidDataException($"{source}: not a valid COCO instances JSON{at} ({e.Message}).", e);
         }
         if (dto?.Images is null)
         {
@@ -216,7 +220,9 @@ public sealed class CocoDataset
 
     internal static readonly JsonSerializerOptions JsonOptions = new()
     {
-        NumberHandling = JsonNumberHandling.AllowReadingFromString,
+        // Python's json module, and so pycocotools, reads 1.0 and true where an integer is expected (they hash equal to
+        // 1) and refuses "0.9" where a number is expected: converters do the same instead of the serializer's defaults.
+        Converters = { new PythonIntegerConverter(), new PythonInt32Converter(), new PythonNumberConverter() },
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 

@@ -100,12 +100,15 @@ public sealed class CocoEvalResult
 
     private List<CocoSummaryStat> Summarize()
     {
+        // pycocotools' _summarize: the first line at the fixed maxDets=100 (so -1 when 100 is not a setting), the rest
+        // at maxDets[0], [1], [2]. With fewer than three settings pycocotools raises IndexError; there the last and
+        // middle settings stand in.
         var md = MaxDetections;
-        var last = md[^1];
-        var mid = md.Count > 1 ? md[1] : last;
+        var last = md.Count > 2 ? md[2] : md[^1];
+        var mid = md.Count > 1 ? md[1] : md[^1];
         return
         [
-            Stat("AP", ap: true, null, "all", last),
+            Stat("AP", ap: true, null, "all", 100),
             Stat("AP50", ap: true, 0.5, "all", last),
             Stat("AP75", ap: true, 0.75, "all", last),
             Stat("APs", ap: true, null, "small", last),

@@ -28,6 +28,7 @@ public static class CocoEvaluator
         ArgumentNullException.ThrowIfNull(detections);
         var p = parameters ?? new CocoEvalParameters();
         ValidateDetections(groundTruth, detections);
+        ValidateGroundTruth(groundTruth);
 
         var imgIds = (p.ImageIds ?? groundTruth.Images.Select(i => i.Id).ToList()).Distinct().Order().ToArray();
         var catIds = (p.CategoryIds ?? groundTruth.Categories.Select(c => c.Id).ToList()).Distinct().Order().ToArray();
@@ -112,6 +113,19 @@ public static class CocoEvaluator
         return new CocoEvalResult(p, catIds, maxDets, precision, recall);
     }
 
+    private static void ValidateGroundTruth(CocoDataset groundTruth)
+    {
+        for (var n = 0; n < groundTruth.Annotations.Count; n++)
+        {
+            var a = groundTruth.Annotations[n];
+            if (!a.Bbox.IsFinite || !double.IsFinite(a.Area))
+            {
+                throw new ArgumentException(
+                    $"{groundTruth.Source}: annotations[{n}] (id {a.Id}) has a non-finite bbox {a.Bbox} or area {a.Area}.");
+            }
+        }
+    }
+
     private static void ValidateDetections(CocoDataset groundTruth, IReadOnlyList<CocoDetection> detections)
     {
         for (var n = 0; n < detections.Count; n++)
@@ -125,6 +139,12 @@ public static class CocoEvaluator
             if (double.IsNaN(d.Score))
             {
                 throw new ArgumentException($"Result [{n}] (image_id {d.ImageId}) has a NaN score.");
+            }
+            // pycocotools' C IoU uses fmin/fmax, which skip a NaN operand, so a NaN coordinate silently scores as
+            // some other box; a NaN box is a bug upstream, so it is refused instead of guessed at.
+            if (!d.Bbox.IsFinite)
+            {
+                throw new ArgumentException($"Result [{n}] (image_id {d.ImageId}) has a non-finite bbox {d.Bbox}.");
             }
         }
     }

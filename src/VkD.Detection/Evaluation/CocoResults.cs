@@ -29,6 +29,10 @@ public static class CocoResultsFile
         {
             dtos = JsonSerializer.Deserialize<List<ResultDto>>(stream, CocoDataset.JsonOptions);
         }
+        catch (JsonException e) when (e.Path is { Length: > 1 } path && path.Contains('.'))
+        {
+            throw new InvalidDataException($"{source}: {path}: {e.Message}", e);
+        }
         catch (JsonException e)
         {
             // pycocotools asserts the same: 'results in not an array of objects'.
