@@ -45,27 +45,6 @@ public sealed class LoaderBatchSource : IBatchSource
     public string Describe(int index) => _dataset.Describe(index);
 }
 
-/// <summary>The first <c>N</c> images of a dataset (for <c>--train-subset</c>/<c>--eval-subset</c> and quick runs).</summary>
-public sealed class FirstImages(IImageDataset inner, int count) : IImageDataset
-{
-    /// <inheritdoc />
-    public int Count { get; } = Math.Min(count, inner.Count);
-
-    /// <inheritdoc />
-    public IReadOnlyList<string> ClassNames => inner.ClassNames;
-
-    /// <inheritdoc />
-    public int GetLabel(int index) => inner.GetLabel(Check(index));
-
-    /// <inheritdoc />
-    public Data.Imaging.ImageU8 LoadImage(int index) => inner.LoadImage(Check(index));
-
-    /// <inheritdoc />
-    public string Describe(int index) => inner.Describe(Check(index));
-
-    private int Check(int index) => (uint)index < (uint)Count ? index : throw new ArgumentOutOfRangeException(nameof(index), index, $"Subset has {Count} images.");
-}
-
 /// <summary>The opened training and evaluation data of a run.</summary>
 /// <param name="Spec">The dataset spec.</param>
 /// <param name="Train">Training batches (shuffled, drop-last, augmented).</param>
@@ -94,11 +73,12 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
         }
         if (o.TrainSubset > 0)
         {
-            train = new FirstImages(train, o.TrainSubset);
+            train = new BalancedSubset(train, o.TrainSubset, (ulong)o.Seed);
         }
         if (o.EvalSubset > 0)
         {
-            val = new FirstImages(val, o.EvalSubset);
+            // A fixed seed, not the run's: runs with different seeds are then evaluated on the same images.
+            val = new BalancedSubset(val, o.EvalSubset, seed: 0);
         }
         if (train.Count == 0 || val.Count == 0)
         {

@@ -10,7 +10,8 @@ namespace VkD.Tests.Training;
 /// <summary>
 /// Pins the exact outcome of short runs: the SHA-256 of every tensor the final checkpoint holds and of the iteration
 /// log. The checksums were taken before the trainer and the loss were reshaped into the task loop and the feature
-/// distiller, so any change in numbers, state-dict keys or log columns those refactors cause shows up here.
+/// distiller, so any change in numbers, state-dict keys or log columns those refactors cause shows up here. Re-pinned
+/// once, on purpose, when <c>--train-subset</c>/<c>--eval-subset</c> became a seeded class-balanced draw (issue 18.15).
 /// </summary>
 [Collection(EndToEndCollection.Name)]
 public sealed class PinnedRunTests : IDisposable
@@ -30,7 +31,7 @@ public sealed class PinnedRunTests : IDisposable
         o.StudentEma = true;
         o.Projector = "householder";
         TrainingSession.Run(SessionKind.Distill, o);
-        Assert.Equal("D9EFE6F996DF39FA8CF3A9BB62129D6C0F0C241166EB25B3FFAAABA11D2C8A84", Checksum(["student", "student_ema"]));
+        Assert.Equal("88D7D6E4B8C993CE78509A970949E6EAEAF476F069CA731EF2771994CD432447", Checksum(["student", "student_ema"]));
     }
 
     [Fact]
@@ -38,7 +39,7 @@ public sealed class PinnedRunTests : IDisposable
     {
         var o = TrainingTestData.Tiny(_dir, epochs: 1);
         TrainingSession.Run(SessionKind.Train, o);
-        Assert.Equal("889B47408467B9BA2B5A910FAE50AC6FB7DB308BA4FF7A53192D2F6E8A48349B", Checksum(["student"]));
+        Assert.Equal("C4FE048EC34FCDD7370C49EE3DD01BA18919756271495C1C016807888291B60B", Checksum(["student"]));
     }
 
     private string Checksum(IReadOnlyList<string> entries)
