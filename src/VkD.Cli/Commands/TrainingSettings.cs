@@ -144,12 +144,20 @@ public class TrainingSettings : CommandSettings
     public string? ScheduleUnit { get; set; }
 
     /// <summary>--train-subset.</summary>
-    [CommandOption("--train-subset <N>"), Description("Use only the first N training images (0 = all).")]
+    [CommandOption("--train-subset <N>"), Description("Use N training images, class-balanced and drawn with --seed (0 = all).")]
     public int? TrainSubset { get; set; }
 
     /// <summary>--eval-subset.</summary>
-    [CommandOption("--eval-subset <N>"), Description("Use only the first N evaluation images (0 = all).")]
+    [CommandOption("--eval-subset <N>"), Description("Use N evaluation images, class-balanced, the same for every seed (0 = all).")]
     public int? EvalSubset { get; set; }
+
+    /// <summary>--skip-bad-images.</summary>
+    [CommandOption("--skip-bad-images"), Description("Leave out images that fail the pre-flight check and replace any that fail later; the list goes to bad-images.txt in the run folder.")]
+    public bool? SkipBadImages { get; set; }
+
+    /// <summary>--no-image-check.</summary>
+    [CommandOption("--no-image-check"), Description("Skip the pre-flight check of every image file (for large folders known to be good).")]
+    public bool? NoImageCheck { get; set; }
 
     // ---- accepted for compatibility with main_distributed.py, no effect ----
 

@@ -31,4 +31,7 @@ public sealed class DatasetView(IImageDataset inner, bool expandToRgb, int? resi
 
     /// <inheritdoc />
     public string Describe(int index) => Inner.Describe(index);
+
+    /// <inheritdoc />
+    public string? FilePath(int index) => Inner.FilePath(index);
 }

@@ -20,6 +20,10 @@ public interface IImageDataset
 
     /// <summary>Where image <paramref name="index"/> comes from (a file path, or "file#index"), for messages.</summary>
     string Describe(int index);
+
+    /// <summary>The file image <paramref name="index"/> is decoded from, or null when images are not one file each
+    /// (IDX, CSV, arrays); <see cref="ImagePreflight"/> checks those files before a run.</summary>
+    string? FilePath(int index) => null;
 }
 
 /// <summary>Which half of a dataset to open.</summary>

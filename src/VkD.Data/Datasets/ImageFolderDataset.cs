@@ -152,4 +152,7 @@ public sealed class ImageFolderDataset : IImageDataset
 
     /// <inheritdoc />
     public string Describe(int index) => _paths[index];
+
+    /// <inheritdoc />
+    public string? FilePath(int index) => _paths[index];
 }

@@ -19,6 +19,101 @@ public static class ImageDecoder
     public static IReadOnlySet<string> Extensions { get; } =
         new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif" };
 
+    /// <summary>
+    /// Largest image decoded, in pixels: PIL's <c>DecompressionBombError</c> limit (2 × <c>MAX_IMAGE_PIXELS</c>). Beyond
+    /// it a crafted header (a 30000² PNG is a few KB) would make the decoder allocate gigabytes.
+    /// </summary>
+    public const long MaxPixels = 178_956_970;
+
+    /// <summary>
+    /// A cheap check of an image file without decoding its pixels: empty, unknown format, bad or oversized dimensions,
+    /// and truncation (a JPEG without its end marker or a PNG without IEND near the end is decoded in full to be sure,
+    /// since some writers append data after the image). Returns the reason the file is bad, or null when it is fine.
+    /// </summary>
+    public static string? Inspect(string path)
+    {
+        byte[] head, tail;
+        long length;
+        try
+        {
+            // Headers (JPEG's EXIF thumbnail included) fit in the first 256 KB; the end marker is in the last 1 KB.
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            length = stream.Length;
+            head = new byte[(int)Math.Min(length, 256 * 1024)];
+            stream.ReadExactly(head);
+            tail = new byte[(int)Math.Min(length, 1024)];
+            stream.Position = length - tail.Length;
+            stream.ReadExactly(tail);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
+        if (length == 0)
+        {
+            return "the file is empty";
+        }
+        if (HeaderProblem(head, out var format) is { } problem)
+        {
+            // A header longer than the first read is rare; only then is the whole file read.
+            if (head.Length == length || HeaderProblem(File.ReadAllBytes(path), out format) is not null)
+            {
+                return problem;
+            }
+        }
+        if (!LooksComplete(tail, format))
+        {
+            try
+            {
+                DecodeFile(path);
+            }
+            catch (ImageDecodeException e)
+            {
+                return e.Message[(e.Message.IndexOf("': ", StringComparison.Ordinal) + 3)..];
+            }
+        }
+        return null;
+    }
+
+    private static unsafe string? HeaderProblem(byte[] bytes, out SKEncodedImageFormat format)
+    {
+        format = default;
+        fixed (byte* p = bytes)
+        {
+            using var data = SKData.Create((IntPtr)p, bytes.Length);
+            using var codec = SKCodec.Create(data);
+            if (codec is null)
+            {
+                return "not a recognised image format";
+            }
+            format = codec.EncodedFormat;
+            return SizeProblem(codec.Info.Width, codec.Info.Height);
+        }
+    }
+
+    private static bool LooksComplete(ReadOnlySpan<byte> tail, SKEncodedImageFormat format)
+    {
+        return format switch
+        {
+            SKEncodedImageFormat.Jpeg => tail.IndexOf([(byte)0xFF, (byte)0xD9]) >= 0,
+            SKEncodedImageFormat.Png => tail.IndexOf("IEND"u8) >= 0,
+            _ => false,
+        };
+    }
+
+    private static string? SizeProblem(int width, int height) =>
+        width <= 0 || height <= 0 ? $"invalid size {width}x{height}"
+        : (long)width * height > MaxPixels ? $"{width}x{height} is larger than {MaxPixels:N0} pixels (PIL's decompression-bomb limit)"
+        : null;
+
+    private static void CheckSize(int width, int height, string name)
+    {
+        if (SizeProblem(width, height) is { } problem)
+        {
+            throw new ImageDecodeException(name, problem);
+        }
+    }
+
     /// <summary>Decodes a file; grey images stay 1-channel unless <paramref name="forceRgb"/>.</summary>
     public static ImageU8 DecodeFile(string path, bool forceRgb = true, bool applyExifOrientation = false)
     {
@@ -46,10 +141,7 @@ public static class ImageDecoder
             using var data = SKData.Create((IntPtr)p, encoded.Length);
             using var codec = SKCodec.Create(data) ?? throw new ImageDecodeException(name, "not a recognised image format");
             var info = codec.Info;
-            if (info.Width <= 0 || info.Height <= 0)
-            {
-                throw new ImageDecodeException(name, $"invalid size {info.Width}x{info.Height}");
-            }
+            CheckSize(info.Width, info.Height, name);
             bool grey = info.ColorType == SKColorType.Gray8;
             ImageU8 image;
             if (grey)

@@ -8,9 +8,23 @@ using static TorchSharp.torch;
 
 namespace VkD.Data.Loading;
 
-/// <summary>Summary of the bad images an epoch skipped (<see cref="BatchLoader.SkipBadImages"/> mode).</summary>
+/// <summary>What the loader does with an image that fails to decode.</summary>
+public enum BadImagePolicy
+{
+    /// <summary>Throw <see cref="ImageDecodeException"/> naming the file.</summary>
+    Fail,
+
+    /// <summary>Training: use the next good sample of the epoch's list in its place (augmented with the bad sample's
+    /// own random stream), so batches keep their size and a resumed epoch sees the same substitutes.</summary>
+    Substitute,
+
+    /// <summary>Evaluation: leave the sample out, so no image is counted twice; the batch is smaller.</summary>
+    Drop,
+}
+
+/// <summary>Summary of the bad images an epoch met (<see cref="BadImagePolicy.Substitute"/> or <see cref="BadImagePolicy.Drop"/>).</summary>
 /// <param name="Epoch">The epoch.</param>
-/// <param name="Skipped">How many samples were skipped.</param>
+/// <param name="Skipped">How many samples failed (and were replaced or left out).</param>
 /// <param name="Sources">Which files (dataset descriptions) failed, in batch order.</param>
 public sealed record SkippedImagesReport(int Epoch, int Skipped, IReadOnlyList<string> Sources);
 
@@ -41,10 +55,10 @@ public sealed class BatchLoader
     /// <param name="rank">This process's shard.</param>
     /// <param name="worldSize">Number of shards.</param>
     /// <param name="prefetchBatches">Batches decoded ahead of the consumer (at least 1).</param>
-    /// <param name="skipBadImages">Skip (and count) images that fail to decode instead of throwing.</param>
+    /// <param name="badImages">What to do with an image that fails to decode (default: throw).</param>
     public BatchLoader(IImageDataset dataset, TransformPipeline pipeline, int batchSize, bool shuffle = true, bool dropLast = false,
         long seed = 0, int numWorkers = 0, SamplerOptions? sampler = null, int rank = 0, int worldSize = 1,
-        int prefetchBatches = 2, bool skipBadImages = false)
+        int prefetchBatches = 2, BadImagePolicy badImages = BadImagePolicy.Fail)
     {
         if (batchSize <= 0)
         {
@@ -69,7 +83,7 @@ public sealed class BatchLoader
         Rank = rank;
         WorldSize = worldSize;
         PrefetchBatches = prefetchBatches;
-        SkipBadImages = skipBadImages;
+        BadImages = badImages;
         SamplesPerEpoch = EpochSampler.Indices(dataset.Count, false, seed, 0, _sampler, rank, worldSize).Length;
         BatchesPerEpoch = dropLast ? SamplesPerEpoch / batchSize : (SamplesPerEpoch + batchSize - 1) / batchSize;
     }
@@ -98,8 +112,8 @@ public sealed class BatchLoader
     /// <summary>Batches decoded ahead.</summary>
     public int PrefetchBatches { get; }
 
-    /// <summary>Skip undecodable images instead of failing.</summary>
-    public bool SkipBadImages { get; }
+    /// <summary>What happens to undecodable images.</summary>
+    public BadImagePolicy BadImages { get; }
 
     /// <summary>Samples this rank visits per epoch.</summary>
     public int SamplesPerEpoch { get; }
@@ -185,6 +199,7 @@ public sealed class BatchLoader
         public required int Count { get; init; }
         public required float[] Buffer { get; init; }
         public required bool[] Failed { get; init; }
+        public int[] Substitute { get; init; } = [];
         public string?[] FailedSource { get; init; } = [];
         public ExceptionDispatchInfo?[] Errors { get; init; } = [];
         public int Remaining;
@@ -279,11 +294,11 @@ public sealed class BatchLoader
                 var ok = new List<int>(slot.Count);
                 for (int i = 0; i < slot.Count; i++)
                 {
-                    if (slot.Failed[i])
+                    if (slot.FailedSource[i] is { } source)
                     {
-                        loader.RecordSkipped(slot.FailedSource[i]!);
+                        loader.RecordSkipped(source);
                     }
-                    else
+                    if (!slot.Failed[i])
                     {
                         ok.Add(i);
                     }
@@ -308,7 +323,7 @@ public sealed class BatchLoader
                 var idx = new int[ok.Count];
                 for (int k = 0; k < ok.Count; k++)
                 {
-                    idx[k] = indices[slot.Start + ok[k]];
+                    idx[k] = slot.FailedSource[ok[k]] is null ? indices[slot.Start + ok[k]] : slot.Substitute[ok[k]];
                     labels[k] = loader._dataset.GetLabel(idx[k]);
                 }
                 return new Batch(images, tensor(labels, [ok.Count]), idx, epoch, slot.BatchIndex);
@@ -332,6 +347,7 @@ public sealed class BatchLoader
                     Count = count,
                     Buffer = ArrayPool<float>.Shared.Rent(count * loader._pipeline.SampleLength),
                     Failed = new bool[count],
+                    Substitute = new int[count],
                     FailedSource = new string?[count],
                     Errors = new ExceptionDispatchInfo?[count],
                     Remaining = count,
@@ -364,17 +380,52 @@ public sealed class BatchLoader
             }
         }
 
+        /// <summary>Fills <paramref name="output"/> from the first decodable sample after <paramref name="sample"/> in
+        /// the epoch's list (wrapping), with the bad sample's own random stream: the choice depends only on the data,
+        /// never on thread timing. Gives up (and the sample is left out) after a few bad neighbours.</summary>
+        private int ReplaceWithNextGood(int sample, Span<float> output)
+        {
+            const int Tries = 16;
+            for (int k = 1; k <= Math.Min(Tries, indices.Length - 1); k++)
+            {
+                int candidate = indices[(sample + k) % indices.Length];
+                try
+                {
+                    var image = loader._dataset.LoadImage(candidate);
+                    loader._pipeline.Run(image, DeterministicRandom.ForStream(loader.Seed, epoch, loader.Rank, sample), output);
+                    return candidate;
+                }
+                catch (ImageDecodeException)
+                {
+                }
+            }
+            throw new ImageDecodeException(loader._dataset.Describe(indices[sample]), $"no decodable image among the {Tries} samples after it");
+        }
+
         private void Process(Slot slot, int sample)
         {
             int i = sample - slot.Start;
             int index = indices[sample];
+            var output = slot.Buffer.AsSpan(i * loader._pipeline.SampleLength, loader._pipeline.SampleLength);
             try
             {
                 var rng = DeterministicRandom.ForStream(loader.Seed, epoch, loader.Rank, sample);
                 var image = loader._dataset.LoadImage(index);
-                loader._pipeline.Run(image, rng, slot.Buffer.AsSpan(i * loader._pipeline.SampleLength, loader._pipeline.SampleLength));
+                loader._pipeline.Run(image, rng, output);
             }
-            catch (ImageDecodeException e) when (loader.SkipBadImages)
+            catch (ImageDecodeException e) when (loader.BadImages == BadImagePolicy.Substitute)
+            {
+                slot.FailedSource[i] = e.Path;
+                try
+                {
+                    slot.Substitute[i] = ReplaceWithNextGood(sample, output);
+                }
+                catch (ImageDecodeException)
+                {
+                    slot.Failed[i] = true;
+                }
+            }
+            catch (ImageDecodeException e) when (loader.BadImages == BadImagePolicy.Drop)
             {
                 slot.Failed[i] = true;
                 slot.FailedSource[i] = e.Path;

@@ -34,6 +34,9 @@ public static class RunFiles
     /// plain state dict cannot carry, so <c>vkd eval model.pth</c> needs no flags.</summary>
     public const string FinalWeightsInfo = "model.json";
 
+    /// <summary>Image files left out or replaced under <c>--skip-bad-images</c> (tab-separated path and reason).</summary>
+    public const string BadImages = "bad-images.txt";
+
     /// <summary>Numbered checkpoint after epoch <paramref name="epochsDone"/> (the reference's <c>ep{N}.pth.tar</c>).</summary>
     public static string EpochCheckpoint(int epochsDone) => $"ep{epochsDone}.pth.tar";
 

@@ -42,11 +42,18 @@ public sealed class TrainingOptions
     /// <summary>Loader worker threads (<c>--num-workers</c>); results do not depend on it.</summary>
     public int NumWorkers { get; set; } = 2;
 
-    /// <summary>Use only the first N training images (0 = all); for quick runs and the results script.</summary>
+    /// <summary>Use N training images, class-balanced and drawn with <see cref="Seed"/> (0 = all).</summary>
     public int TrainSubset { get; set; }
 
-    /// <summary>Use only the first N evaluation images (0 = all).</summary>
+    /// <summary>Use N evaluation images, class-balanced, the same for every seed (0 = all).</summary>
     public int EvalSubset { get; set; }
+
+    /// <summary>Leave out image files that fail the pre-flight check and substitute (training) or drop (evaluation)
+    /// any that fail to decode later (<c>--skip-bad-images</c>); without it a bad file stops the run with its name.</summary>
+    public bool SkipBadImages { get; set; }
+
+    /// <summary>Skip the pre-flight check of image files (<c>--no-image-check</c>).</summary>
+    public bool NoImageCheck { get; set; }
 
     // ---- loss ----
 

@@ -31,6 +31,14 @@ public sealed class LoaderBatchSource : IBatchSource
     /// <summary>Class names of the dataset.</summary>
     public IReadOnlyList<string> ClassNames => _dataset.ClassNames;
 
+    /// <summary>Raised after each epoch's enumeration with the images that failed to decode during it (replaced or left
+    /// out under <c>--skip-bad-images</c>).</summary>
+    public event EventHandler<SkippedImagesReport>? EpochImagesChecked
+    {
+        add => _loader.EpochCompleted += value;
+        remove => _loader.EpochCompleted -= value;
+    }
+
     /// <inheritdoc />
     public IEnumerable<Loop.Batch> GetEpoch(int epoch, int startBatch = 0)
     {
@@ -51,7 +59,10 @@ public sealed class LoaderBatchSource : IBatchSource
 /// <param name="Eval">Evaluation batches (fixed order, eval transform).</param>
 /// <param name="InputSize">Network input side.</param>
 /// <param name="Channels">Image channels.</param>
-public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, LoaderBatchSource Eval, int InputSize, int Channels)
+/// <param name="BadImages">Files the pre-flight check found bad and left out (<c>--skip-bad-images</c>), training
+/// files first.</param>
+public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, LoaderBatchSource Eval, int InputSize, int Channels,
+    IReadOnlyList<BadImage> BadImages)
 {
     /// <summary>Number of classes.</summary>
     public int NumClasses => Train.NumClasses;
@@ -73,12 +84,30 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
         }
         if (o.TrainSubset > 0)
         {
-            train = new BalancedSubset(train, o.TrainSubset, (ulong)o.Seed);
+            train = BalancedSubset.Draw(train, o.TrainSubset, (ulong)o.Seed);
         }
         if (o.EvalSubset > 0)
         {
             // A fixed seed, not the run's: runs with different seeds are then evaluated on the same images.
-            val = new BalancedSubset(val, o.EvalSubset, seed: 0);
+            val = BalancedSubset.Draw(val, o.EvalSubset, seed: 0);
+        }
+        var bad = new List<BadImage>();
+        if (!o.NoImageCheck)
+        {
+            var threads = Math.Max(1, o.Threads > 0 ? o.Threads : Environment.ProcessorCount);
+            var badTrain = needTrain ? ImagePreflight.Find(train, threads) : [];
+            var badVal = ImagePreflight.Find(val, threads);
+            if (badTrain.Count + badVal.Count > 0 && !o.SkipBadImages)
+            {
+                var all = badTrain.Concat(badVal).ToList();
+                throw new ArgumentException($"{all.Count} image file(s) cannot be used: " +
+                    string.Join("; ", all.Take(5).Select(b => $"'{b.Path}': {b.Reason}")) + (all.Count > 5 ? "; ..." : "") +
+                    ". Fix or remove them, or pass --skip-bad-images to train without them (the list is then written to the run folder).");
+            }
+            val = ImagePreflight.Without(val, badVal);
+            train = needTrain ? ImagePreflight.Without(train, badTrain) : val;
+            bad.AddRange(badTrain);
+            bad.AddRange(badVal);
         }
         if (train.Count == 0 || val.Count == 0)
         {
@@ -103,11 +132,13 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
             }
             : TrainAugmentOptions.VkDThreeAugment(inputSize) with { Normalization = normalization };
         var trainLoader = new BatchLoader(train, TransformPipelines.Train(augment), o.BatchSize, shuffle: true, dropLast: true,
-            seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize);
+            seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize,
+            badImages: o.SkipBadImages ? BadImagePolicy.Substitute : BadImagePolicy.Fail);
         var evalBatch = Math.Max(1, (int)(1.5 * o.BatchSize));
         var evalLoader = new BatchLoader(val, TransformPipelines.Eval(inputSize, normalization: normalization), evalBatch,
-            shuffle: false, dropLast: false, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers));
-        return new DataSources(spec, new LoaderBatchSource(trainLoader, train), new LoaderBatchSource(evalLoader, val), inputSize, channels);
+            shuffle: false, dropLast: false, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers),
+            badImages: o.SkipBadImages ? BadImagePolicy.Drop : BadImagePolicy.Fail);
+        return new DataSources(spec, new LoaderBatchSource(trainLoader, train), new LoaderBatchSource(evalLoader, val), inputSize, channels, bad);
     }
 
     /// <summary>Turns <c>--data-set</c>/<c>--data-path</c> into a spec; <c>auto</c> detects IDX folders and digits

@@ -1,4 +1,5 @@
 using TorchSharp;
+using VkD.Data.Datasets;
 using VkD.Distillation.Losses;
 using VkD.Distillation.Normalization;
 using VkD.Distillation.Projectors;
@@ -129,6 +130,17 @@ public static class TrainingSession
                 Directory.CreateDirectory(options.OutputDir);
                 var config = System.Text.Json.JsonSerializer.Serialize(ConfigFile.ToFlags(resolved), new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
                 AtomicFile.WriteAllText(Path.Combine(options.OutputDir, RunFiles.ConfigJson), config);
+                BadImagesFile.Add(options.OutputDir, data.BadImages);
+                void Record(VkD.Data.Loading.SkippedImagesReport r, string what)
+                {
+                    if (r.Skipped > 0)
+                    {
+                        observer.OnMessage($"epoch {r.Epoch + 1}: {r.Skipped} image(s) failed to decode and were {what}; listed in {RunFiles.BadImages}.");
+                        BadImagesFile.Add(options.OutputDir, r.Sources.Select(p => new BadImage(-1, p, $"failed to decode during the run; {what}")));
+                    }
+                }
+                data.Train.EpochImagesChecked += (_, r) => Record(r, "replaced by the next sample");
+                data.Eval.EpochImagesChecked += (_, r) => Record(r, "left out of evaluation");
             }
             var loop = new TrainingLoop<Batch>(new LoopSetup<Batch>
             {
@@ -182,7 +194,8 @@ public static class TrainingSession
             lines.Add($"loss terms: {string.Join(" + ", task.Distiller.Terms.Select(t => t.Weight == 1 ? t.Name : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.Weight}*{t.Name}")))}" +
                 $"{string.Concat(task.Distiller.Projectors.Select(kv => $"; {kv.Key} {kv.Value.GetType().Name} {kv.Value.InFeatures}->{kv.Value.OutFeatures}"))}");
         }
-        lines.Add($"data {data.Spec}: {data.Train.Count} training images ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images, {data.NumClasses} classes");
+        lines.Add($"data {data.Spec}: {data.Train.Count} training images ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images, {data.NumClasses} classes" +
+            (data.BadImages.Count > 0 ? $"; {data.BadImages.Count} bad image file(s) left out (--skip-bad-images), listed in {RunFiles.BadImages}" : ""));
         lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}; " +
             $"{o.Opt} lr {o.Lr.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)} per {o.ScheduleUnit}, {o.Epochs} epochs");
         return lines;

@@ -55,6 +55,47 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Bad_image_files_stop_the_run_before_training_or_are_left_out_and_listed_with_skip_bad_images()
+    {
+        // Issue 18.8: a text file named .jpg or a truncated image aborted the run natively hours in.
+        var root = Path.Combine(_dir, "photos");
+        foreach (var split in new[] { "train", "val" })
+        {
+            foreach (var cls in new[] { "cat", "dog" })
+            {
+                for (var i = 0; i < 6; i++)
+                {
+                    VkD.Tests.Data.DataTestHelpers.WriteImage(Path.Combine(root, split, cls, $"{i}.png"), VkD.Tests.Data.DataTestHelpers.Pattern(20, 20, i));
+                }
+            }
+        }
+        File.WriteAllText(Path.Combine(root, "train", "cat", "notes.jpg"), "this is not a photo");
+        var good = File.ReadAllBytes(Path.Combine(root, "train", "dog", "0.png"));
+        File.WriteAllBytes(Path.Combine(root, "train", "dog", "cut.png"), good[..(good.Length / 2)]);
+        File.WriteAllBytes(Path.Combine(root, "val", "dog", "cut.png"), good[..(good.Length / 2)]);
+        string[] common = ["train", "--model", "resnet8", "--data-path", root, "--input-size", "16", "--batch-size", "4", "--epochs", "1",
+            "--mixup", "0", "--cutmix", "0", "--threads", "1", "--num-workers", "1"];
+
+        var (code, output) = Run([.. common, "--output_dir", Path.Combine(_dir, "strict")]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("3 image file(s) cannot be used", output);
+        Assert.Contains("notes.jpg", output);
+        Assert.Contains("--skip-bad-images", output);
+        Assert.False(File.Exists(Path.Combine(_dir, "strict", RunFiles.LatestCheckpoint)));
+
+        var outDir = Path.Combine(_dir, "lenient");
+        (code, output) = Run([.. common, "--skip-bad-images", "--output_dir", outDir]);
+        Assert.True(code == 0, output);
+        Assert.Contains("3 bad image file(s) left out", output);
+        Assert.Contains("12 training images", output);
+        var listed = File.ReadAllLines(Path.Combine(outDir, RunFiles.BadImages));
+        Assert.Equal(3, listed.Length);
+        Assert.Contains(listed, l => l.StartsWith(Path.Combine(root, "train", "cat", "notes.jpg") + "\t", StringComparison.Ordinal)
+            && l.Contains("not a recognised image format", StringComparison.Ordinal));
+        Assert.Contains(listed, l => l.StartsWith(Path.Combine(root, "val", "dog", "cut.png"), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Unknown_student_model_is_a_usage_error_naming_the_known_models()
     {
         var (code, output) = Run(["distill", "--student-model", "deit_gigantic", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath,

@@ -19,10 +19,10 @@ public sealed class BalancedSubsetTests
     public void Every_class_gets_its_share_instead_of_the_first_files()
     {
         var full = Sorted(10, 10, 10, 10);
-        var subset = new BalancedSubset(full, 8, seed: 3);
+        var subset = BalancedSubset.Draw(full, 8, seed: 3);
         Assert.Equal(8, subset.Count);
         Assert.Equal([2, 2, 2, 2], Counts(subset, 4));
-        var uneven = new BalancedSubset(full, 10, seed: 3);
+        var uneven = BalancedSubset.Draw(full, 10, seed: 3);
         Assert.Equal([3, 3, 2, 2], Counts(uneven, 4));
         // The kept images keep the dataset's order.
         Assert.Equal(subset.InnerIndices.Order(), subset.InnerIndices);
@@ -31,17 +31,17 @@ public sealed class BalancedSubsetTests
     [Fact]
     public void A_small_class_gives_what_it_has_and_the_others_fill_the_rest()
     {
-        var subset = new BalancedSubset(Sorted(1, 20, 20), 9, seed: 0);
+        var subset = BalancedSubset.Draw(Sorted(1, 20, 20), 9, seed: 0);
         Assert.Equal([1, 4, 4], Counts(subset, 3));
-        Assert.Equal(41, new BalancedSubset(Sorted(1, 20, 20), 100, seed: 0).Count);
+        Assert.Equal(41, BalancedSubset.Draw(Sorted(1, 20, 20), 100, seed: 0).Count);
     }
 
     [Fact]
     public void The_draw_is_seeded()
     {
         var full = Sorted(50, 50);
-        Assert.Equal(new BalancedSubset(full, 10, seed: 1).InnerIndices, new BalancedSubset(full, 10, seed: 1).InnerIndices);
-        Assert.NotEqual(new BalancedSubset(full, 10, seed: 1).InnerIndices, new BalancedSubset(full, 10, seed: 2).InnerIndices);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new BalancedSubset(full, 10, seed: 1).GetLabel(10));
+        Assert.Equal(BalancedSubset.Draw(full, 10, seed: 1).InnerIndices, BalancedSubset.Draw(full, 10, seed: 1).InnerIndices);
+        Assert.NotEqual(BalancedSubset.Draw(full, 10, seed: 1).InnerIndices, BalancedSubset.Draw(full, 10, seed: 2).InnerIndices);
+        Assert.Throws<ArgumentOutOfRangeException>(() => BalancedSubset.Draw(full, 10, seed: 1).GetLabel(10));
     }
 }

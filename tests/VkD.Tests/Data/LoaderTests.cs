@@ -178,7 +178,7 @@ public class LoaderTests
         var e = Assert.Throws<ImageDecodeException>(() => Collect(strict, 0));
         Assert.Equal(bad, e.Path);
 
-        var lenient = new BatchLoader(ds, eval, 4, shuffle: false, numWorkers: 2, skipBadImages: true);
+        var lenient = new BatchLoader(ds, eval, 4, shuffle: false, numWorkers: 2, badImages: BadImagePolicy.Drop);
         SkippedImagesReport? report = null;
         lenient.EpochCompleted += (_, r) => report = r;
         var batches = Collect(lenient, 0);
@@ -188,6 +188,93 @@ public class LoaderTests
         Assert.NotNull(report);
         Assert.Equal(1, report!.Skipped);
         Assert.Equal(bad, report.Sources.Single());
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void A_bad_training_image_is_replaced_by_the_next_good_sample_whatever_the_workers(int workers)
+    {
+        using var dir = new TempDir();
+        for (int i = 0; i < 6; i++)
+        {
+            WriteImage(dir.Combine("train", i % 2 == 0 ? "x" : "y", $"{i}.png"), Pattern(20, 20, i));
+        }
+        var bad = dir.Combine("train", "y", "3.png");
+        File.WriteAllBytes(bad, File.ReadAllBytes(bad)[..60]);
+        var ds = ImageFolderDataset.OpenSplit(dir.Path, DataSplit.Train);
+        var badIndex = Enumerable.Range(0, ds.Count).First(i => ds.GetPath(i) == bad);
+        var loader = new BatchLoader(ds, Augmenting(), 4, shuffle: true, seed: 7, numWorkers: workers, badImages: BadImagePolicy.Substitute);
+        SkippedImagesReport? report = null;
+        loader.EpochCompleted += (_, r) => report = r;
+        var batches = Collect(loader, 0);
+        // Batches keep their size; the bad sample's slot holds the next sample of the epoch's list.
+        Assert.Equal([4, 2], batches.Select(b => b.Indices.Length));
+        var order = loader.EpochIndices(0);
+        var position = Array.IndexOf(order, badIndex);
+        var seen = batches.SelectMany(b => b.Indices).ToArray();
+        Assert.DoesNotContain(badIndex, seen);
+        Assert.Equal(order[(position + 1) % order.Length], seen[position]);
+        Assert.Equal(bad, report!.Sources.Single());
+        // The same epoch again (as after a resume) gives the same batches.
+        AssertSame(batches, Collect(new BatchLoader(ds, Augmenting(), 4, shuffle: true, seed: 7, badImages: BadImagePolicy.Substitute), 0));
+    }
+
+    [Fact]
+    public void Inspect_finds_bad_files_without_decoding_good_ones()
+    {
+        using var dir = new TempDir();
+        var good = dir.Combine("good.png");
+        WriteImage(good, Pattern(20, 20, 1));
+        Assert.Null(ImageDecoder.Inspect(good));
+        var jpeg = dir.Combine("good.jpg");
+        WriteImage(jpeg, Pattern(20, 20, 2), SKEncodedImageFormat.Jpeg);
+        // Data appended after the image (some writers do) is not truncation: the suspect is decoded in full.
+        File.AppendAllText(jpeg, new string('x', 4000));
+        Assert.Null(ImageDecoder.Inspect(jpeg));
+
+        var empty = dir.Combine("empty.jpg");
+        File.WriteAllBytes(empty, []);
+        Assert.Contains("empty", ImageDecoder.Inspect(empty));
+        var text = dir.Combine("text.jpg");
+        File.WriteAllText(text, "not an image at all");
+        Assert.Contains("not a recognised image format", ImageDecoder.Inspect(text));
+        var truncated = dir.Combine("truncated.png");
+        File.WriteAllBytes(truncated, File.ReadAllBytes(good)[..(File.ReadAllBytes(good).Length / 2)]);
+        Assert.NotNull(ImageDecoder.Inspect(truncated));
+
+        // A 30000 x 30000 PNG header is 57 bytes; decoding it would allocate 3.6 GB.
+        var bomb = dir.Combine("bomb.png");
+        File.WriteAllBytes(bomb, PngHeader(30000, 30000));
+        Assert.Contains("decompression-bomb", ImageDecoder.Inspect(bomb));
+        var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.DecodeFile(bomb));
+        Assert.Equal(bomb, e.Path);
+    }
+
+    private static byte[] PngHeader(int width, int height)
+    {
+        var ihdr = new byte[17];
+        "IHDR"u8.CopyTo(ihdr);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(8), height);
+        ihdr[12] = 8; // bit depth
+        ihdr[13] = 2; // RGB
+        var png = new List<byte>([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13]);
+        png.AddRange(ihdr);
+        AddCrc(png, ihdr);
+        // The decoder reads up to the first IDAT before it reports the image: a few bytes of zlib stream.
+        byte[] idat = [(byte)'I', (byte)'D', (byte)'A', (byte)'T', 0x78, 0x9C, 0x63, 0x00, 0x00];
+        png.AddRange([0, 0, 0, (byte)(idat.Length - 4)]);
+        png.AddRange(idat);
+        AddCrc(png, idat);
+        png.AddRange([0, 0, 0, 0, (byte)'I', (byte)'E', (byte)'N', (byte)'D', 0xAE, 0x42, 0x60, 0x82]);
+        return [.. png];
+
+        static void AddCrc(List<byte> png, byte[] chunk)
+        {
+            var crc = System.IO.Hashing.Crc32.HashToUInt32(chunk);
+            png.AddRange([(byte)(crc >> 24), (byte)(crc >> 16), (byte)(crc >> 8), (byte)crc]);
+        }
     }
 
     [Fact]

@@ -2,30 +2,73 @@ using VkD.Data.Imaging;
 
 namespace VkD.Data.Datasets;
 
+/// <summary>Some images of a dataset, by index, in the given order (labels and classes are the inner set's).</summary>
+public sealed class DatasetSubset : IImageDataset
+{
+    private readonly IImageDataset _inner;
+    private readonly int[] _indices;
+
+    /// <summary>Views images <paramref name="innerIndices"/> of <paramref name="inner"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An index is outside the inner dataset.</exception>
+    public DatasetSubset(IImageDataset inner, IEnumerable<int> innerIndices)
+    {
+        ArgumentNullException.ThrowIfNull(inner);
+        _inner = inner;
+        _indices = innerIndices.ToArray();
+        foreach (var i in _indices)
+        {
+            if ((uint)i >= (uint)inner.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(innerIndices), i, $"The dataset has {inner.Count} images.");
+            }
+        }
+    }
+
+    /// <summary>Indices into the inner dataset of the kept images.</summary>
+    public IReadOnlyList<int> InnerIndices => _indices;
+
+    /// <inheritdoc />
+    public int Count => _indices.Length;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> ClassNames => _inner.ClassNames;
+
+    /// <inheritdoc />
+    public int GetLabel(int index) => _inner.GetLabel(Map(index));
+
+    /// <inheritdoc />
+    public ImageU8 LoadImage(int index) => _inner.LoadImage(Map(index));
+
+    /// <inheritdoc />
+    public string Describe(int index) => _inner.Describe(Map(index));
+
+    /// <inheritdoc />
+    public string? FilePath(int index) => _inner.FilePath(Map(index));
+
+    private int Map(int index) => (uint)index < (uint)_indices.Length
+        ? _indices[index]
+        : throw new ArgumentOutOfRangeException(nameof(index), index, $"Subset has {_indices.Length} images.");
+}
+
 /// <summary>
 /// A seeded, class-balanced subset of a dataset (<c>--train-subset</c>/<c>--eval-subset</c>): classes take turns giving
 /// one image each (drawn in a per-class seeded order) until <c>count</c> images are chosen, so every class gets
 /// ⌊count / classes⌋ or one more while it has images left. The chosen images keep the inner dataset's order. Taking the
 /// first N files instead gave only the first classes of a sorted image folder.
 /// </summary>
-public sealed class BalancedSubset : IImageDataset
+public static class BalancedSubset
 {
-    private readonly IImageDataset _inner;
-    private readonly int[] _indices;
-
     /// <summary>Draws <paramref name="count"/> images of <paramref name="inner"/> (all when it has no more).</summary>
     /// <param name="inner">The full dataset.</param>
     /// <param name="count">Images to keep, &gt; 0.</param>
     /// <param name="seed">Seed of the per-class draw; the same seed gives the same subset.</param>
-    public BalancedSubset(IImageDataset inner, int count, ulong seed)
+    public static DatasetSubset Draw(IImageDataset inner, int count, ulong seed)
     {
         ArgumentNullException.ThrowIfNull(inner);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
-        _inner = inner;
         if (count >= inner.Count)
         {
-            _indices = Enumerable.Range(0, inner.Count).ToArray();
-            return;
+            return new DatasetSubset(inner, Enumerable.Range(0, inner.Count));
         }
         var byClass = new SortedDictionary<int, List<int>>();
         for (var i = 0; i < inner.Count; i++)
@@ -50,30 +93,8 @@ public sealed class BalancedSubset : IImageDataset
             }
         }
         chosen.Sort();
-        _indices = chosen.ToArray();
+        return new DatasetSubset(inner, chosen);
     }
-
-    /// <summary>Indices into the inner dataset of the kept images, ascending.</summary>
-    public IReadOnlyList<int> InnerIndices => _indices;
-
-    /// <inheritdoc />
-    public int Count => _indices.Length;
-
-    /// <inheritdoc />
-    public IReadOnlyList<string> ClassNames => _inner.ClassNames;
-
-    /// <inheritdoc />
-    public int GetLabel(int index) => _inner.GetLabel(Map(index));
-
-    /// <inheritdoc />
-    public ImageU8 LoadImage(int index) => _inner.LoadImage(Map(index));
-
-    /// <inheritdoc />
-    public string Describe(int index) => _inner.Describe(Map(index));
-
-    private int Map(int index) => (uint)index < (uint)_indices.Length
-        ? _indices[index]
-        : throw new ArgumentOutOfRangeException(nameof(index), index, $"Subset has {_indices.Length} images.");
 
     private static List<int> Shuffled(List<int> items, DeterministicRandom rng)
     {
