@@ -15,6 +15,10 @@ public sealed class DistillSettings : TrainingSettings
     [CommandOption("--teacher-path <CKPT>"), Description("Teacher weights (.pth/.pth.tar/.safetensors; 'model'/'student' wrappers are unwrapped).")]
     public string? TeacherPath { get; set; }
 
+    /// <summary>--teacher-input-size.</summary>
+    [CommandOption("--teacher-input-size <N>"), Description("Image side the teacher gets: the same augmented crop at N px (default: the teacher's own size, e.g. an ONNX model's fixed input or the size its VkD.NET checkpoint was trained at; else the student's).")]
+    public int? TeacherInputSize { get; set; }
+
     /// <summary>--teacher-runtime.</summary>
     [CommandOption("--teacher-runtime <RUNTIME>"), Description("torch (default) or onnx: run a zoo teacher through ONNX Runtime (same as --teacher ort:MODEL; faster on CPU, see docs/benchmarks.md).")]
     public string? TeacherRuntime { get; set; }

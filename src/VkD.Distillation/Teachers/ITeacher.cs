@@ -19,6 +19,10 @@ public interface ITeacher : IDisposable
     /// <summary>Number of classes of the logits; 0 for feature-only teachers.</summary>
     int NumClasses { get; }
 
+    /// <summary>The image side the teacher is meant for (an ONNX model's fixed input, the size a zoo teacher was
+    /// trained at); 0 when it takes any size. The trainer feeds it images of this size.</summary>
+    int InputSize => 0;
+
     /// <summary>Runs the teacher on a normalised image batch [B, 3, H, W] without autograd.</summary>
     TeacherOutputs Forward(Tensor images);
 }

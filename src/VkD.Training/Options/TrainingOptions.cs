@@ -48,6 +48,10 @@ public sealed class TrainingOptions
     /// <summary>Use N evaluation images, class-balanced, the same for every seed (0 = all).</summary>
     public int EvalSubset { get; set; }
 
+    /// <summary>Image side the teacher gets (<c>--teacher-input-size</c>); 0 = the teacher's own (an ONNX model's fixed
+    /// input, the size recorded in a VkD.NET teacher checkpoint), else the student's.</summary>
+    public int TeacherInputSize { get; set; }
+
     /// <summary>Leave out image files that fail the pre-flight check and substitute (training) or drop (evaluation)
     /// any that fail to decode later (<c>--skip-bad-images</c>); without it a bad file stops the run with its name.</summary>
     public bool SkipBadImages { get; set; }

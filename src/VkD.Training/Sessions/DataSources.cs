@@ -67,6 +67,36 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
     /// <summary>Number of classes.</summary>
     public int NumClasses => Train.NumClasses;
 
+    /// <summary>Side of the training batches: <see cref="InputSize"/>, or larger after <see cref="WithTrainingImageSize"/>
+    /// (the student then gets each batch resized down to <see cref="InputSize"/>).</summary>
+    public int TrainImageSize { get; private init; }
+
+    /// <summary>True when training images are cropped from larger pictures (random-resized-crop recipe), so a larger
+    /// <see cref="TrainImageSize"/> gives the teacher real detail; false for small images (the padded-crop recipe),
+    /// where a larger size could only upscale.</summary>
+    public bool CropsFromLargerImages => _augment?.SmallImageRandomCrop == false;
+
+    private IImageDataset? _trainSet;
+    private TrainAugmentOptions? _augment;
+    private Func<IImageDataset, TrainAugmentOptions, LoaderBatchSource>? _trainLoader;
+
+    /// <summary>The same data with training batches at <paramref name="size"/> px: the same augmentation draws, the
+    /// random-resized crop taken at that size (for a teacher that needs more pixels than the student).</summary>
+    /// <exception cref="InvalidOperationException">The training images are small (see <see cref="CropsFromLargerImages"/>).</exception>
+    public DataSources WithTrainingImageSize(int size)
+    {
+        if (size == TrainImageSize)
+        {
+            return this;
+        }
+        if (!CropsFromLargerImages || _trainSet is null || _augment is null || _trainLoader is null)
+        {
+            throw new InvalidOperationException($"Training images of {Spec} are small ({InputSize} px, padded-crop recipe): a {size} px batch could only upscale them.");
+        }
+        var augment = _augment with { InputSize = size };
+        return this with { Train = _trainLoader(_trainSet, augment), TrainImageSize = size, _augment = augment };
+    }
+
     /// <summary>Opens the data named by <paramref name="o"/> (<c>--data-set</c>/<c>--data-path</c>) for this rank.</summary>
     /// <exception cref="ArgumentException">Unknown dataset kind, or no data at the path (message names it).</exception>
     public static DataSources Open(TrainingOptions o, int rank = 0, int worldSize = 1, bool needTrain = true)
@@ -114,13 +144,15 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
             throw new ArgumentException($"The dataset at '{spec.Path}' has {train.Count} training and {val.Count} evaluation images; both must be > 0.");
         }
         var first = val.LoadImage(0);
-        var inputSize = o.InputSize > 0 ? o.InputSize : Math.Max(first.Height, first.Width);
+        var sourceSize = Math.Max(first.Height, first.Width);
+        var inputSize = o.InputSize > 0 ? o.InputSize : sourceSize;
         var normalization = spec.DefaultNormalization();
         var channels = spec.Channels;
 
-        // Small images (<= 32 px) get the CIFAR-style recipe (padded random crop + flip, as the PyTorch anchor);
-        // larger ones the VkD repository's aug_generator (RRC + flip + 3-Augment + ColorJitter 0.3).
-        var augment = inputSize <= 32
+        // Small images (<= 32 px, as stored) get the CIFAR-style recipe (padded random crop + flip, as the PyTorch
+        // anchor); larger ones the VkD repository's aug_generator (RRC + flip + 3-Augment + ColorJitter 0.3), also when
+        // the network input is small: a padded 32 px crop of a 500 px photo would be a random patch of it.
+        var augment = inputSize <= 32 && sourceSize <= 32
             ? new TrainAugmentOptions
             {
                 InputSize = inputSize,
@@ -130,15 +162,21 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
                 CropPadding = 2,
                 Normalization = normalization,
             }
-            : TrainAugmentOptions.VkDThreeAugment(inputSize) with { Normalization = normalization };
-        var trainLoader = new BatchLoader(train, TransformPipelines.Train(augment), o.BatchSize, shuffle: true, dropLast: true,
-            seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize,
-            badImages: o.SkipBadImages ? BadImagePolicy.Substitute : BadImagePolicy.Fail);
+            : TrainAugmentOptions.VkDThreeAugment(inputSize) with { Normalization = normalization, SmallImageRandomCrop = false };
+        LoaderBatchSource TrainLoader(IImageDataset set, TrainAugmentOptions a) => new(new BatchLoader(set, TransformPipelines.Train(a), o.BatchSize,
+            shuffle: true, dropLast: true, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize,
+            badImages: o.SkipBadImages ? BadImagePolicy.Substitute : BadImagePolicy.Fail), set);
         var evalBatch = Math.Max(1, (int)(1.5 * o.BatchSize));
         var evalLoader = new BatchLoader(val, TransformPipelines.Eval(inputSize, normalization: normalization), evalBatch,
             shuffle: false, dropLast: false, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers),
             badImages: o.SkipBadImages ? BadImagePolicy.Drop : BadImagePolicy.Fail);
-        return new DataSources(spec, new LoaderBatchSource(trainLoader, train), new LoaderBatchSource(evalLoader, val), inputSize, channels, bad);
+        return new DataSources(spec, TrainLoader(train, augment), new LoaderBatchSource(evalLoader, val), inputSize, channels, bad)
+        {
+            TrainImageSize = inputSize,
+            _trainSet = train,
+            _augment = augment,
+            _trainLoader = TrainLoader,
+        };
     }
 
     /// <summary>Turns <c>--data-set</c>/<c>--data-path</c> into a spec; <c>auto</c> detects IDX folders and digits

@@ -90,6 +90,16 @@ public static class TrainingSession
             }
             student.to(device);
             var (teacher, distiller) = kind == SessionKind.Train ? (null, null) : BuildDistillation(options, student, data);
+            // The teacher sees the same augmented crop at its own size: batches are made at the larger of the two
+            // sides and the smaller network gets them resized down, so a 224 px teacher of a 32 px student is not fed
+            // an upscaled 32 px image (it lost 14 points that way on real photos).
+            var teacherSize = teacher is null ? 0
+                : options.TeacherInputSize > 0 ? options.TeacherInputSize
+                : teacher.InputSize > 0 ? teacher.InputSize : data.InputSize;
+            if (teacher is not null && teacherSize > data.TrainImageSize && data.CropsFromLargerImages)
+            {
+                data = data.WithTrainingImageSize(teacherSize);
+            }
             using var task = new ClassificationTask(new ClassificationTaskSetup
             {
                 Student = student,
@@ -107,8 +117,10 @@ public static class TrainingSession
                 Momentum = options.Momentum,
                 ReleasedProjectorDecay = options.ReleasedProjectorDecay,
                 Device = device,
+                StudentInputSize = data.InputSize,
+                TeacherInputSize = teacherSize,
             });
-            CheckShapes(task, data, device);
+            CheckShapes(task, data, device, teacherSize);
             foreach (var line in Banner(kind, options, task, data, device, sync))
             {
                 observer.OnMessage(line);
@@ -183,9 +195,13 @@ public static class TrainingSession
         {
             var fed = task.Teacher switch
             {
-                ModelTeacher mt => $"zoo model {mt.Name} ({Millions(mt.Model.parameters().Sum(p => p.numel()))} parameters, TorchSharp), the student's {data.InputSize}x{data.InputSize} batch",
-                var t => t.ToString() ?? t.GetType().Name,
+                ModelTeacher mt => $"zoo model {mt.Name} ({Millions(mt.Model.parameters().Sum(p => p.numel()))} parameters, TorchSharp)",
+                var other => other.ToString() ?? other.GetType().Name,
             };
+            var t = task.TeacherInputSize > 0 ? task.TeacherInputSize : data.InputSize;
+            fed += t == data.InputSize ? $", fed the student's {t}x{t} batch"
+                : data.TrainImageSize >= t ? $", fed {t}x{t} images (the same augmented crop; the student gets it at {data.InputSize}x{data.InputSize})"
+                : $", fed {t}x{t} images (the student's {data.InputSize}x{data.InputSize} batch upscaled: the stored images are that small)";
             lines.Add($"teacher {o.Teacher}: {fed}; {task.Teacher.FeatureDim}-d features, {(task.Teacher.NumClasses > 0 ? $"{task.Teacher.NumClasses} classes" : "no logits (feature-only)")}" +
                 $"{(task.UsesTeacher ? "" : "; not run (alpha = gamma = 0)")}");
         }
@@ -301,12 +317,20 @@ public static class TrainingSession
 
     private static (ITeacher, DistillationLoss) BuildDistillation(TrainingOptions o, ClassifierModel student, DataSources data)
     {
-        var teacher = TeacherFactory.Create(new TeacherRequest(o.Teacher, o.TeacherPath, data.NumClasses, data.InputSize, data.Channels));
+        // A zoo teacher is built at the size it was trained at when its checkpoint records it (VkD.NET's do).
+        var ownSize = o.TeacherInputSize > 0 ? o.TeacherInputSize
+            : !o.Teacher.Contains(':', StringComparison.Ordinal) && File.Exists(o.TeacherPath) ? RecordedInputSize(o.TeacherPath) ?? data.InputSize
+            : data.InputSize;
+        var teacher = TeacherFactory.Create(new TeacherRequest(o.Teacher, o.TeacherPath, data.NumClasses, ownSize, data.Channels));
         try
         {
             if (teacher is ModelTeacher mt)
             {
                 mt.Model.to(TrainingDevice.Resolve(o.Device));
+            }
+            if (o.Gamma > 0 && teacher.NumClasses == 0)
+            {
+                throw new ArgumentException($"The teacher gives features only (no logits), so logit KD (--gamma {o.Gamma}) has nothing to match: pass --gamma 0, or a teacher with a classifier.");
             }
             if (o.Gamma > 0 && teacher.NumClasses != data.NumClasses)
             {
@@ -331,7 +355,7 @@ public static class TrainingSession
     }
 
     // One tiny forward pass of everything before step 0, so shape problems surface as clear errors, not mid-training.
-    private static void CheckShapes(ClassificationTask task, DataSources data, Device device)
+    private static void CheckShapes(ClassificationTask task, DataSources data, Device device, int teacherSize)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
@@ -355,16 +379,29 @@ public static class TrainingSession
             TeacherOutputs t;
             try
             {
-                t = task.Teacher!.Forward(x);
+                t = task.Teacher!.Forward(zeros(new long[] { 2, data.Channels, teacherSize, teacherSize }, device: device));
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                throw new ArgumentException($"The teacher cannot run on {data.Channels}x{data.InputSize}x{data.InputSize} inputs: {e.Message}", e);
+                throw new ArgumentException($"The teacher cannot run on {data.Channels}x{teacherSize}x{teacherSize} inputs: {e.Message}", e);
             }
             if (t.Features.shape[^1] != loss.Projector.OutFeatures || outputs.PooledFeatures.shape[^1] != loss.Projector.InFeatures)
             {
                 throw new ArgumentException($"Student features [{string.Join(", ", outputs.PooledFeatures.shape)}] and teacher features [{string.Join(", ", t.Features.shape)}] cannot be paired by a {loss.Projector.InFeatures}->{loss.Projector.OutFeatures} projector.");
             }
+        }
+    }
+
+    private static int? RecordedInputSize(string checkpoint)
+    {
+        try
+        {
+            return CheckpointFacts.Read(checkpoint).InputSize;
+        }
+        catch (Exception e) when (e is IOException or CheckpointFormatException or InvalidDataException)
+        {
+            // The strict load that follows reports what is wrong with the file.
+            return null;
         }
     }
 
@@ -381,6 +418,6 @@ public static class TrainingSession
             model.Dispose();
             throw;
         }
-        return new ModelTeacher(model, request.Spec);
+        return new ModelTeacher(model, request.Spec, request.InputSize);
     }
 }

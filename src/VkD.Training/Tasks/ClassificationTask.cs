@@ -65,6 +65,13 @@ public sealed class ClassificationTaskSetup
 
     /// <summary>Device of the run.</summary>
     public Device Device { get; init; } = CPU;
+
+    /// <summary>Side of the images the student gets; a training batch of another size is resized to it (antialiased
+    /// bilinear). 0: the batch as it comes.</summary>
+    public int StudentInputSize { get; init; }
+
+    /// <summary>Side of the images the teacher gets, resized the same way. 0: the batch as it comes.</summary>
+    public int TeacherInputSize { get; init; }
 }
 
 /// <summary>
@@ -75,6 +82,9 @@ public sealed class ClassificationTaskSetup
 /// </summary>
 public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
 {
+    /// <summary>Side of the images the teacher gets (0: the batch's).</summary>
+    public int TeacherInputSize => _s.TeacherInputSize;
+
     private static readonly string[] SupervisedTerms = ["ce", "kd", "repr"];
     private readonly ClassificationTaskSetup _s;
     private readonly ITrainingOptimizer _optimizer;
@@ -190,7 +200,7 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         if (!UsesTeacher)
         {
             // vkd train (and distillation at alpha = gamma = 0) never runs the teacher, as the reference skips it.
-            var logits = _s.Student.forward(images);
+            var logits = _s.Student.forward(Resized(images, _s.StudentInputSize));
             var smoothing = _s.Distiller?.Terms.OfType<CrossEntropyTerm>().FirstOrDefault()?.LabelSmoothing ?? _s.LabelSmoothing;
             var ce = targets.dtype == ScalarType.Int64
                 ? ClassificationLosses.LabelSmoothingCrossEntropy(logits, targets, smoothing)
@@ -200,10 +210,10 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         }
         else
         {
-            var teacherOut = _s.Teacher!.Forward(images);
+            var teacherOut = _s.Teacher!.Forward(Resized(images, _s.TeacherInputSize));
             var teacher = DistillationLoss.TeacherFeatures(new TeacherOutputs(teacherOut.Logits?.On(_s.Device), teacherOut.Features.On(_s.Device)));
             _teacherTaps?.AddTo(teacher);
-            var outputs = _s.Student.ForwardForDistillation(images);
+            var outputs = _s.Student.ForwardForDistillation(Resized(images, _s.StudentInputSize));
             var student = DistillationLoss.StudentFeatures(outputs.Logits, outputs.DistillationLogits, outputs.PooledFeatures);
             _studentTaps?.AddTo(student);
             terms = _s.Distiller!.Compute(new LossInputs(student, teacher, targets));
@@ -245,5 +255,17 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         _optimizer.Dispose();
         _s.Teacher?.Dispose();
         _s.Distiller?.Dispose();
+    }
+
+    /// <summary>The student and the teacher may need different sides of the same augmented crop: shrinking is
+    /// antialiased (as PIL's resize of the crop would be), enlarging plain bilinear.</summary>
+    private static Tensor Resized(Tensor images, int size)
+    {
+        if (size <= 0 || (images.shape[2] == size && images.shape[3] == size))
+        {
+            return images;
+        }
+        var shrink = images.shape[2] > size;
+        return nn.functional.interpolate(images, [size, size], mode: InterpolationMode.Bilinear, align_corners: false, antialias: shrink);
     }
 }

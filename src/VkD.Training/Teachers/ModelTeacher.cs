@@ -13,10 +13,14 @@ namespace VkD.Training.Teachers;
 public sealed class ModelTeacher : ITeacher
 {
     /// <summary>Freezes <paramref name="model"/> and takes ownership of it.</summary>
-    public ModelTeacher(ClassifierModel model, string name)
+    /// <param name="model">The teacher network.</param>
+    /// <param name="name">Its zoo name.</param>
+    /// <param name="inputSize">The image side it was trained at (0: unknown, it gets the student's).</param>
+    public ModelTeacher(ClassifierModel model, string name, int inputSize = 0)
     {
         Model = model;
         Name = name;
+        InputSize = inputSize;
         model.eval();
         foreach (var p in model.parameters())
         {
@@ -29,6 +33,9 @@ public sealed class ModelTeacher : ITeacher
 
     /// <summary>Zoo name of the model.</summary>
     public string Name { get; }
+
+    /// <inheritdoc />
+    public int InputSize { get; }
 
     /// <inheritdoc />
     public int FeatureDim => Model.NumFeatures;
