@@ -5,8 +5,8 @@ using ScottPlot;
 namespace VkD.Training.Logging;
 
 /// <summary>
-/// Draws the run's PNG plots from its CSV logs: <c>loss.png</c> (per-iteration loss components, smoothed) and
-/// <c>accuracy.png</c> (per-epoch top-1/top-5, EMA included when present). Uses the DejaVu Sans font shipped inside
+/// Draws the run's PNG plots from its CSV logs: <c>loss.png</c> (per-iteration loss terms, smoothed, and the learning
+/// rate) and <c>accuracy.png</c> (per-epoch metrics, EMA included when present, and the validation loss). Uses the DejaVu Sans font shipped inside
 /// this assembly, so plotting works on a headless machine without any system fonts.
 /// </summary>
 public static class TrainingPlots
@@ -21,60 +21,112 @@ public static class TrainingPlots
     {
         EnsureFont();
         var written = new List<string>();
-        var iterPath = Path.Combine(outputDir, RunFiles.IterationsCsv);
-        if (File.Exists(iterPath))
+        foreach (var (plot, name) in new[] { (LossPlot(outputDir), RunFiles.LossPlot), (EvaluationPlot(outputDir), RunFiles.AccuracyPlot) })
         {
-            var rows = CsvLog.Read(iterPath);
-            if (rows.Count > 0)
+            if (plot is not null)
             {
-                var x = Enumerable.Range(0, rows.Count).Select(i => (double)i).ToArray();
-                var plot = NewPlot("Training loss", "iteration", "loss");
-                // Every loss column the task logged (its term names), total first.
-                var header = File.ReadLines(iterPath).First().Split(',');
-                var columns = header.Where(c => c == "total").Concat(header.Where(c => c is not ("epoch" or "itr" or "lr" or "total")));
-                foreach (var column in columns)
-                {
-                    var y = rows.Select(r => Parse(r.GetValueOrDefault(column))).ToArray();
-                    if (y.All(v => double.IsNaN(v) || v == 0))
-                    {
-                        continue;
-                    }
-                    var line = plot.Add.ScatterLine(x, Smooth(y, Math.Max(1, rows.Count / 50)));
-                    line.LegendText = column;
-                    line.LineWidth = 1.5f;
-                }
-                plot.ShowLegend();
-                var file = Path.Combine(outputDir, RunFiles.LossPlot);
-                plot.SavePng(file, 900, 500);
-                written.Add(file);
-            }
-        }
-        var epochPath = Path.Combine(outputDir, RunFiles.EpochsCsv);
-        if (File.Exists(epochPath))
-        {
-            var rows = CsvLog.Read(epochPath).Where(r => !double.IsNaN(Parse(r.GetValueOrDefault("acc1")))).ToList();
-            if (rows.Count > 0)
-            {
-                var x = rows.Select(r => Parse(r["epoch"]) + 1).ToArray();
-                var plot = NewPlot("Evaluation accuracy", "epoch", "accuracy (%)");
-                foreach (var column in new[] { "acc1", "acc5", "ema_acc1" })
-                {
-                    var y = rows.Select(r => Parse(r.GetValueOrDefault(column))).ToArray();
-                    if (y.All(double.IsNaN))
-                    {
-                        continue;
-                    }
-                    var line = plot.Add.Scatter(x, y);
-                    line.LegendText = column;
-                    line.MarkerSize = 5;
-                }
-                plot.ShowLegend();
-                var file = Path.Combine(outputDir, RunFiles.AccuracyPlot);
-                plot.SavePng(file, 900, 500);
+                var file = Path.Combine(outputDir, name);
+                plot.SavePng(file, 1000, 500);
                 written.Add(file);
             }
         }
         return written;
+    }
+
+    /// <summary>
+    /// The training-loss plot: every loss column of iterations.csv (the task's term names, total first; smoothed)
+    /// against the epoch (fractional within an epoch), and the learning rate on the right axis. Null without rows.
+    /// </summary>
+    public static Plot? LossPlot(string outputDir)
+    {
+        var path = Path.Combine(outputDir, RunFiles.IterationsCsv);
+        var rows = File.Exists(path) ? CsvLog.Read(path) : [];
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+        EnsureFont();
+        // Position in epochs: epoch + itr / (iterations of that epoch), so runs of any length read the same way.
+        var perEpoch = rows.GroupBy(r => Parse(r.GetValueOrDefault("epoch"))).ToDictionary(g => g.Key, g => g.Max(r => Parse(r.GetValueOrDefault("itr"))) + 1);
+        var x = rows.Select(r =>
+        {
+            var e = Parse(r.GetValueOrDefault("epoch"));
+            return e + (Parse(r.GetValueOrDefault("itr")) / perEpoch[e]);
+        }).ToArray();
+        var plot = NewPlot("Training loss", "epoch", "loss");
+        var header = File.ReadLines(path).First().Split(',');
+        var columns = header.Where(c => c == "total").Concat(header.Where(c => c is not ("epoch" or "itr" or "lr" or "total" or "seconds")));
+        foreach (var column in columns)
+        {
+            var y = rows.Select(r => Parse(r.GetValueOrDefault(column))).ToArray();
+            if (y.All(v => double.IsNaN(v) || v == 0))
+            {
+                continue;
+            }
+            var line = plot.Add.ScatterLine(x, Smooth(y, Math.Max(1, rows.Count / 50)));
+            line.LegendText = column;
+            line.LineWidth = 1.5f;
+        }
+        var lr = rows.Select(r => Parse(r.GetValueOrDefault("lr"))).ToArray();
+        if (lr.Any(double.IsFinite))
+        {
+            var lrLine = plot.Add.ScatterLine(x, lr);
+            lrLine.LegendText = "lr (right axis)";
+            lrLine.LineWidth = 1f;
+            lrLine.LinePattern = LinePattern.Dashed;
+            lrLine.Color = Colors.Gray;
+            lrLine.Axes.YAxis = plot.Axes.Right;
+            plot.Axes.Right.Label.Text = "learning rate";
+        }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        // Outside the data area: inside, the legend hid the start of the curves.
+        plot.ShowLegend(Edge.Right);
+        return plot;
+    }
+
+    /// <summary>
+    /// The evaluation plot: every metric of epochs.csv per evaluated epoch (1-based, whole-number ticks), EMA metrics
+    /// included, with the validation and training losses on the right axis. Null without an evaluated epoch.
+    /// </summary>
+    public static Plot? EvaluationPlot(string outputDir)
+    {
+        var path = Path.Combine(outputDir, RunFiles.EpochsCsv);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+        var header = File.ReadLines(path).First().Split(',');
+        var metrics = header.Where(c => c is not ("epoch" or "train_loss" or "lr" or "seconds")).ToList();
+        var rows = CsvLog.Read(path).Where(r => metrics.Any(m => !double.IsNaN(Parse(r.GetValueOrDefault(m))))).ToList();
+        if (rows.Count == 0)
+        {
+            return null;
+        }
+        EnsureFont();
+        var x = rows.Select(r => Parse(r["epoch"]) + 1).ToArray();
+        var left = metrics.Where(m => !m.Contains("loss", StringComparison.Ordinal)).ToList();
+        var plot = NewPlot("Evaluation", "epoch", left.Any(m => m.Contains("acc", StringComparison.Ordinal)) ? "accuracy (%)" : "metric");
+        foreach (var column in metrics.Append("train_loss"))
+        {
+            var y = rows.Select(r => Parse(r.GetValueOrDefault(column))).ToArray();
+            if (y.All(double.IsNaN))
+            {
+                continue;
+            }
+            var onRight = !left.Contains(column);
+            var line = plot.Add.Scatter(x, y);
+            line.LegendText = onRight ? $"{column} (right axis)" : column;
+            line.MarkerSize = 5;
+            if (onRight)
+            {
+                line.LinePattern = LinePattern.Dashed;
+                line.Axes.YAxis = plot.Axes.Right;
+                plot.Axes.Right.Label.Text = "loss";
+            }
+        }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        plot.ShowLegend(Edge.Right);
+        return plot;
     }
 
     /// <summary>Registers the bundled font as ScottPlot's default (idempotent).</summary>

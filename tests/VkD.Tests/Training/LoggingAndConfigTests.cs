@@ -46,6 +46,19 @@ public sealed class LoggingAndConfigTests : IDisposable
         }
         var files = TrainingPlots.Write(_dir);
         Assert.Equal(2, files.Count);
+
+        // Issue 18.18: the learning rate and the validation loss are drawn, on the right axis; epoch ticks are whole
+        // numbers; the legend sits outside the data.
+        var loss = TrainingPlots.LossPlot(_dir)!;
+        var lr = loss.GetPlottables().OfType<ScottPlot.Plottables.Scatter>().Single(p => p.LegendText.StartsWith("lr", StringComparison.Ordinal));
+        Assert.Same(loss.Axes.Right, lr.Axes.YAxis);
+        Assert.Equal(1.9, lr.Data.GetScatterPoints()[^1].X, 12);
+        var eval = TrainingPlots.EvaluationPlot(_dir)!;
+        var legends = eval.GetPlottables().OfType<ScottPlot.Plottables.Scatter>().Select(p => p.LegendText).ToList();
+        Assert.Contains("acc1", legends);
+        Assert.Contains("loss (right axis)", legends);
+        Assert.True(eval.Axes.Bottom.TickGenerator is ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly: true });
+        Assert.True(loss.Axes.Bottom.TickGenerator is ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly: true });
         foreach (var f in files)
         {
             var bytes = File.ReadAllBytes(f);
