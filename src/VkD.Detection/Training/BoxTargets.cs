@@ -38,14 +38,19 @@ public sealed record BoxTargets
     /// <summary>Number of objects N.</summary>
     public long Count => Labels.shape[0];
 
-    /// <summary>Tensors of a transformed <see cref="DetectionTarget"/> whose boxes <see cref="DetectionTransforms.NormalizeBoxes"/>
-    /// already made normalised (cx, cy, w, h); float32 boxes on <paramref name="device"/>.</summary>
-    public static BoxTargets FromNormalized(DetectionTarget target, Device? device = null)
+    /// <summary>The targets of a loaded example (its <see cref="DetectionExample.Labels"/> and normalised
+    /// <see cref="DetectionExample.Boxes"/>, not copied).</summary>
+    public static BoxTargets FromExample(DetectionExample example)
     {
-        ArgumentNullException.ThrowIfNull(target);
-        var labels = tensor(target.Labels, ScalarType.Int64, device);
-        var boxes = tensor(target.Boxes, [target.Count, 4], ScalarType.Float32, device);
-        return new BoxTargets(labels, boxes);
+        ArgumentNullException.ThrowIfNull(example);
+        return new BoxTargets(example.Labels, example.Boxes);
+    }
+
+    /// <summary>The targets of every image of a padded batch, in batch order.</summary>
+    public static IReadOnlyList<BoxTargets> FromBatch(DetectionBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return [.. batch.Examples.Select(FromExample)];
     }
 }
 
