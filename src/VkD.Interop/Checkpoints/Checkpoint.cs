@@ -35,9 +35,15 @@ public sealed class Checkpoint : IDisposable
     /// the entries).</exception>
     public IReadOnlyDictionary<string, Tensor> StateDictEntry(string name)
     {
-        if (!Entries.TryGetValue(name, out var value) || value is null)
+        if (!Entries.TryGetValue(name, out var value))
         {
             throw new KeyNotFoundException($"Checkpoint '{Path}' has no entry '{name}' (entries: {string.Join(", ", Entries.Keys)}).");
+        }
+        if (value is null)
+        {
+            // The reference writes student_ema = None when the run kept no EMA: the entry is there, and empty.
+            throw new KeyNotFoundException($"Entry '{name}' of checkpoint '{Path}' is None: the run that wrote it kept no such weights"
+                + (name.EndsWith("_ema", StringComparison.Ordinal) ? " (it was trained without --student-ema); evaluate without --ema." : "."));
         }
         return AsStateDict(value) ?? throw new KeyNotFoundException(
             $"Entry '{name}' of checkpoint '{Path}' is not a dictionary of tensors (it is {Describe(value)}).");

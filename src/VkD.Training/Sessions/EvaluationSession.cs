@@ -59,7 +59,7 @@ public sealed record EvalOutcome(EvalMetrics Metrics, string Model, LoadReport R
 public static class EvaluationSession
 {
     /// <summary>Column header of the predictions CSV.</summary>
-    public const string PredictionsHeader = "index,source,label,pred,top5";
+    public const string PredictionsHeader = "index,source,label,pred,top5,label_name,pred_name";
 
     /// <summary>Runs the evaluation; <paramref name="progress"/> gets the number of images done.</summary>
     public static EvalOutcome Run(EvalRequest r, Action<int, int>? progress = null)
@@ -97,7 +97,8 @@ public static class EvaluationSession
                 predictions is null ? null : p => predictions.WriteLine(string.Join(',',
                     p.Index.ToString(CultureInfo.InvariantCulture), Csv(data.Eval.Describe(p.Index)),
                     p.Label.ToString(CultureInfo.InvariantCulture), p.Top5[0].ToString(CultureInfo.InvariantCulture),
-                    string.Join(' ', p.Top5.Select(c => c.ToString(CultureInfo.InvariantCulture))))),
+                    string.Join(' ', p.Top5.Select(c => c.ToString(CultureInfo.InvariantCulture))),
+                    Csv(ClassName(data.Eval.ClassNames, p.Label)), Csv(ClassName(data.Eval.ClassNames, p.Top5[0])))),
                 done => progress?.Invoke(done, data.Eval.Count));
         }
         if (r.JsonPath is not null)
@@ -132,6 +133,9 @@ public static class EvaluationSession
         var size = facts.InputSize ?? 0;
         return (model, size);
     }
+
+    private static string ClassName(IReadOnlyList<string> names, long index) =>
+        index >= 0 && index < names.Count ? names[(int)index] : "";
 
     private static string Csv(string s) => s.Contains(',') || s.Contains('"') ? "\"" + s.Replace("\"", "\"\"") + "\"" : s;
 }

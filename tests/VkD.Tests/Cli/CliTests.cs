@@ -206,9 +206,20 @@ public sealed class CliTests : IDisposable
         Assert.True(code == 0, output);
         Assert.Contains("top-1", output);
         var lines = File.ReadAllLines(predictions);
-        Assert.Equal("index,source,label,pred,top5", lines[0]);
+        Assert.Equal("index,source,label,pred,top5,label_name,pred_name", lines[0]);
         Assert.Equal(65, lines.Length);
         Assert.Equal(5, lines[1].Split(',')[4].Split(' ').Length);
+        // Class names next to the indices (issue 18.18), as the dataset names them.
+        var classes = VkD.Data.Datasets.DatasetSpec.FromArgs("fashion-mnist", TrainingTestData.DataPath).Open(VkD.Data.Datasets.DataSplit.Val).ClassNames;
+        Assert.All(lines.Skip(1).Select(l => l.Split(',')), f => Assert.Equal(classes[int.Parse(f[2], System.Globalization.CultureInfo.InvariantCulture)], f[5]));
+
+        // The run kept no EMA, so its student_ema entry is None: say that, not "missing" while listing it.
+        (code, output) = Run("eval", "--ema", "--student-ckpt", Path.Combine(outDir, RunFiles.LatestCheckpoint), "--data-set", "fashion-mnist",
+            "--data-path", TrainingTestData.DataPath, "--eval-subset", "64", "--threads", "1");
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("'student_ema'", output);
+        Assert.Contains("is None", output);
+        Assert.Contains("without --student-ema", output);
         var metrics = System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)).RootElement;
         var correct = lines.Skip(1).Count(l => l.Split(',')[2] == l.Split(',')[3]);
         Assert.Equal(100.0 * correct / 64, metrics.GetProperty("acc1").GetDouble(), 9);
