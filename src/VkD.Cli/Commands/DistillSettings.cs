@@ -95,4 +95,13 @@ public sealed class TrainSettings : TrainingSettings
     /// <summary>--student-ckpt.</summary>
     [CommandOption("--init-ckpt|--student-ckpt <CKPT>"), Description("Initialise the model from this checkpoint (fine-tuning).")]
     public string? StudentCkpt { get; set; }
+
+    /// <summary>--teacher: accepted as a config file's teacher is, with a warning, so one command line or config
+    /// serves both commands.</summary>
+    [CommandOption("--teacher <MODEL>"), Description("No effect in vkd train (it trains without a teacher); accepted with a warning so a distill command line can be reused.")]
+    public string? Teacher { get; set; }
+
+    /// <summary>--teacher-path, accepted and ignored like <see cref="Teacher"/>.</summary>
+    [CommandOption("--teacher-path <CKPT>"), Description("No effect in vkd train; accepted with a warning.")]
+    public string? TeacherPath { get; set; }
 }

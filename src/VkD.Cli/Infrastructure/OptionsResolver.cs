@@ -41,6 +41,13 @@ public static class OptionsResolver
         {
             options.StudentEma = false;
         }
+        if (settings is TrainSettings && (!string.IsNullOrEmpty(options.Teacher) || !string.IsNullOrEmpty(options.TeacherPath)))
+        {
+            // The same whether it came from a flag or from --config: vkd train never builds a teacher.
+            warn($"vkd train trains without a teacher: the teacher settings (teacher '{options.Teacher}', teacher-path '{options.TeacherPath}') have no effect; use vkd distill to distill.");
+            options.Teacher = "";
+            options.TeacherPath = "";
+        }
         if (settings is DistillSettings { TeacherRuntime: { } runtime })
         {
             options.Teacher = ApplyTeacherRuntime(options.Teacher, runtime);
