@@ -100,6 +100,22 @@ public sealed class ExportCommand : Command<ExportSettings>
 {
     private static readonly string[] HeadKeys = ["head.weight", "fc.weight", "head.fc.weight"];
 
+    // What the checkpoint recorded about the model's inputs and outputs travels with the ONNX file, as JSON arrays.
+    private static Dictionary<string, string> ExportMetadata(string modelName, CheckpointFacts? facts)
+    {
+        var metadata = new Dictionary<string, string> { ["vkd.model"] = modelName };
+        if (facts?.Mean is { } mean && facts.Std is { } std)
+        {
+            metadata["vkd.mean"] = System.Text.Json.JsonSerializer.Serialize(mean);
+            metadata["vkd.std"] = System.Text.Json.JsonSerializer.Serialize(std);
+        }
+        if (facts?.ClassNames is { } names)
+        {
+            metadata["vkd.class_names"] = System.Text.Json.JsonSerializer.Serialize(names);
+        }
+        return metadata;
+    }
+
     /// <inheritdoc />
     public override int Execute(CommandContext context, ExportSettings settings, CancellationToken cancellationToken)
     {
@@ -133,6 +149,7 @@ public sealed class ExportCommand : Command<ExportSettings>
                 InChannels = channels,
                 DynamicBatch = settings.BatchSize is null,
                 BatchSize = settings.BatchSize ?? 1,
+                Metadata = ExportMetadata(modelName, facts),
             };
             OnnxExporter.Export(model, settings.Output, options);
             AnsiConsole.MarkupLineInterpolated(

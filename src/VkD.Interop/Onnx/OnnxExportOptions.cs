@@ -6,6 +6,11 @@ public sealed record OnnxExportOptions
     /// <summary>Default-domain opset (17 to 21). From 20 GELU is written as the Gelu operator, else decomposed via Erf.</summary>
     public int Opset { get; init; } = 17;
 
+    /// <summary>Extra <c>metadata_props</c> of the model (key → value); the exporter adds <c>vkd.model</c> (the
+    /// module's type name unless given here), <c>vkd.input_size</c>, <c>vkd.in_chans</c> and <c>vkd.num_classes</c> itself. ONNX Runtime reads them as
+    /// <c>ModelMetadata.CustomMetadataMap</c>.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; init; } = new Dictionary<string, string>();
+
     /// <summary>Square image size of the exported input (and of the position embeddings for ViTs).</summary>
     public int InputSize { get; init; } = 224;
 

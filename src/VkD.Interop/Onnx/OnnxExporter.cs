@@ -41,7 +41,15 @@ public static class OnnxExporter
         }
         var features = g.Node("Identity", "features", [outputs.Features]);
         g.AddOutput(features, [.. batch, model.NumFeatures], ["batch", ""]);
-        g.Save(path);
+        var metadata = new Dictionary<string, string>(options.Metadata)
+        {
+            ["vkd.input_size"] = options.InputSize.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["vkd.in_chans"] = options.InChannels.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["vkd.num_classes"] = model.NumClasses.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        // The caller knows the zoo name; the module's class name is the fallback.
+        metadata.TryAdd("vkd.model", model.GetName());
+        g.Save(path, metadata: metadata);
     }
 
     /// <summary>Exports any module the emitters know (a Sequential of TorchSharp layers, say) with one output

@@ -152,7 +152,7 @@ public sealed class OnnxGraphBuilder
         new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
 
     /// <summary>The finished model (IR version 8, default-domain opset <see cref="Opset"/>).</summary>
-    public ModelProto Build(string producer = "VkD.NET")
+    public ModelProto Build(string producer = "VkD.NET", IReadOnlyDictionary<string, string>? metadata = null)
     {
         var model = new ModelProto
         {
@@ -162,13 +162,18 @@ public sealed class OnnxGraphBuilder
             Graph = _graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
+        foreach (var (key, value) in (metadata ?? new Dictionary<string, string>()).OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            model.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
+        }
         return model;
     }
 
-    /// <summary>Writes the model to <paramref name="path"/> (protobuf binary).</summary>
-    public void Save(string path, string producer = "VkD.NET")
+    /// <summary>Writes the model to <paramref name="path"/> (protobuf binary), with <paramref name="metadata"/> as its
+    /// <c>metadata_props</c>.</summary>
+    public void Save(string path, string producer = "VkD.NET", IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var model = Build(producer);
+        var model = Build(producer, metadata);
         var dir = Path.GetDirectoryName(Path.GetFullPath(path));
         if (!string.IsNullOrEmpty(dir))
         {

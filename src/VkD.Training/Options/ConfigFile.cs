@@ -15,7 +15,8 @@ public static class ConfigFile
 {
     private static readonly Dictionary<string, PropertyInfo> Properties = typeof(TrainingOptions)
         .GetProperties(BindingFlags.Public | BindingFlags.Instance)
-        .Where(p => p.CanWrite)
+        // Flags are scalars; list-valued options (a checkpoint's recorded normalisation) are set from code only.
+        .Where(p => p.CanWrite && (p.PropertyType == typeof(string) || p.PropertyType == typeof(bool) || p.PropertyType == typeof(int) || p.PropertyType == typeof(double)))
         .ToDictionary(p => Normalise(p.Name));
 
     /// <summary>Aliases the reference uses for the same settings.</summary>

@@ -48,6 +48,13 @@ public sealed class TrainingOptions
     /// <summary>Use N evaluation images, class-balanced, the same for every seed (0 = all).</summary>
     public int EvalSubset { get; set; }
 
+    /// <summary>Per-channel mean on the [0, 1] scale that overrides the dataset's default normalisation (set by
+    /// <c>vkd eval</c> from what a checkpoint recorded); null: the dataset's.</summary>
+    public IReadOnlyList<double>? NormalizationMean { get; set; }
+
+    /// <summary>Per-channel std paired with <see cref="NormalizationMean"/>.</summary>
+    public IReadOnlyList<double>? NormalizationStd { get; set; }
+
     /// <summary>Image side the teacher gets (<c>--teacher-input-size</c>); 0 = the teacher's own (an ONNX model's fixed
     /// input, the size recorded in a VkD.NET teacher checkpoint), else the student's.</summary>
     public int TeacherInputSize { get; set; }

@@ -67,6 +67,9 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
     /// <summary>Number of classes.</summary>
     public int NumClasses => Train.NumClasses;
 
+    /// <summary>Per-channel mean and std the images are normalised with (recorded in checkpoints and exports).</summary>
+    public Normalization Normalization { get; private init; } = Normalization.ImageNet;
+
     /// <summary>Side of the training batches: <see cref="InputSize"/>, or larger after <see cref="WithTrainingImageSize"/>
     /// (the student then gets each batch resized down to <see cref="InputSize"/>).</summary>
     public int TrainImageSize { get; private init; }
@@ -98,8 +101,14 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
     }
 
     /// <summary>Opens the data named by <paramref name="o"/> (<c>--data-set</c>/<c>--data-path</c>) for this rank.</summary>
+    /// <param name="o">The run's options.</param>
+    /// <param name="rank">This process's shard.</param>
+    /// <param name="worldSize">Number of shards.</param>
+    /// <param name="needTrain">False for evaluation only.</param>
+    /// <param name="modelInputSize">The input size the model is meant for (timm's default, e.g. 224), used when
+    /// <c>--input-size</c> is not given and the images are larger than 32 px; 0: the images' own size.</param>
     /// <exception cref="ArgumentException">Unknown dataset kind, or no data at the path (message names it).</exception>
-    public static DataSources Open(TrainingOptions o, int rank = 0, int worldSize = 1, bool needTrain = true)
+    public static DataSources Open(TrainingOptions o, int rank = 0, int worldSize = 1, bool needTrain = true, int modelInputSize = 0)
     {
         var spec = ResolveSpec(o.DataSet, o.DataPath);
         IImageDataset train, val;
@@ -145,8 +154,12 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
         }
         var first = val.LoadImage(0);
         var sourceSize = Math.Max(first.Height, first.Width);
-        var inputSize = o.InputSize > 0 ? o.InputSize : sourceSize;
-        var normalization = spec.DefaultNormalization();
+        // Small images (MNIST-like) are used at their own size; photos at the model's, as the reference's 224 default,
+        // not at the first photo's size (500 px is not even a multiple of a ViT's patch).
+        var inputSize = o.InputSize > 0 ? o.InputSize : sourceSize > 32 && modelInputSize > 0 ? modelInputSize : sourceSize;
+        // A checkpoint's recorded statistics (vkd eval) beat the dataset's defaults.
+        var normalization = o.NormalizationMean is { Count: > 0 } mean && o.NormalizationStd is { Count: > 0 } std
+            ? new Normalization(mean, std) : spec.DefaultNormalization();
         var channels = spec.Channels;
 
         // Small images (<= 32 px, as stored) get the CIFAR-style recipe (padded random crop + flip, as the PyTorch
@@ -173,6 +186,7 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
         return new DataSources(spec, TrainLoader(train, augment), new LoaderBatchSource(evalLoader, val), inputSize, channels, bad)
         {
             TrainImageSize = inputSize,
+            Normalization = normalization,
             _trainSet = train,
             _augment = augment,
             _trainLoader = TrainLoader,

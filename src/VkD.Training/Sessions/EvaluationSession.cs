@@ -68,7 +68,7 @@ public static class EvaluationSession
         {
             throw new ArgumentException($"Checkpoint '{r.Checkpoint}' does not exist (pass --student-ckpt or --checkpoint).");
         }
-        var (model, inputSize) = ReadDefaults(r);
+        var (model, inputSize, facts) = ReadDefaults(r);
         TrainingSession.RequireModel(model, "--model");
         var options = new TrainingOptions
         {
@@ -78,8 +78,11 @@ public static class EvaluationSession
             BatchSize = Math.Max(1, (int)Math.Ceiling(r.BatchSize / 1.5)),
             NumWorkers = r.NumWorkers,
             EvalSubset = r.EvalSubset,
+            // The statistics the model was trained with, when its checkpoint recorded them.
+            NormalizationMean = facts?.Mean,
+            NormalizationStd = facts?.Std,
         };
-        var data = DataSources.Open(options, needTrain: false);
+        var data = DataSources.Open(options, needTrain: false, modelInputSize: ModelRegistry.Info(model).DefaultImgSize);
         using var net = ModelRegistry.Create(model, new ModelOptions(data.NumClasses, data.InputSize, 0, data.Channels));
         var report = TrainingCheckpoint.LoadWeights(net, r.Checkpoint, r.Ema);
 
@@ -121,17 +124,22 @@ public static class EvaluationSession
     }
 
     // A VkD.NET checkpoint (or the sidecar of its model.pth) records its model and input size; a reference or plain file needs --model.
-    private static (string Model, int InputSize) ReadDefaults(EvalRequest r)
+    private static (string Model, int InputSize, CheckpointFacts? Facts) ReadDefaults(EvalRequest r)
     {
-        if (r.Model.Length > 0 && r.InputSize > 0)
+        CheckpointFacts? facts;
+        try
         {
-            return (r.Model, r.InputSize);
+            facts = CheckpointFacts.Read(r.Checkpoint);
         }
-        var facts = CheckpointFacts.Read(r.Checkpoint);
+        catch (Exception e) when (r.Model.Length > 0 && r.InputSize > 0 && e is IOException or InvalidDataException)
+        {
+            // Everything needed was given; the weights loader reports what is wrong with the file.
+            return (r.Model, r.InputSize, null);
+        }
         var model = r.Model.Length > 0 ? r.Model : facts.Model
             ?? throw new ArgumentException($"'{r.Checkpoint}' does not name its model (no 'model' entry, no {Path.GetFileName(CheckpointFacts.SidecarOf(r.Checkpoint))} beside it); pass --model (or --student-model).");
-        var size = facts.InputSize ?? 0;
-        return (model, size);
+        var size = r.InputSize > 0 ? r.InputSize : facts.InputSize ?? 0;
+        return (model, size, facts);
     }
 
     private static string ClassName(IReadOnlyList<string> names, long index) =>

@@ -75,7 +75,7 @@ public static class TrainingSession
             set_num_threads(options.Threads);
         }
         var device = TrainingDevice.Resolve(options.Device);
-        var data = DataSources.Open(options, sync.Rank, sync.WorldSize);
+        var data = DataSources.Open(options, sync.Rank, sync.WorldSize, modelInputSize: ModelRegistry.Info(options.StudentModel).DefaultImgSize);
         var modelOptions = new ModelOptions(data.NumClasses, data.InputSize, options.DropPath, data.Channels);
 
         // The student's initial weights depend only on the seed (and the projector's on the same stream after it).
@@ -133,6 +133,10 @@ public static class TrainingSession
                 ["num_classes"] = (long)data.NumClasses,
                 ["input_size"] = (long)data.InputSize,
                 ["in_chans"] = (long)data.Channels,
+                // What a user of the weights needs to feed them and read them: the input statistics and the labels.
+                ["mean"] = data.Normalization.Mean.ToList(),
+                ["std"] = data.Normalization.Std.ToList(),
+                ["class_names"] = data.Train.ClassNames.ToList(),
             };
             // The options as the run actually uses them: the input size the data resolved to, not 0 for "native".
             var resolved = options.Clone();

@@ -53,6 +53,19 @@ public sealed class CliTests : IDisposable
         Assert.True(code == 0, output);
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(onnx);
         Assert.Equal([1, 28, 28], session.InputMetadata.Single().Value.Dimensions.Skip(1));
+
+        // Normalisation and class names are recorded in the checkpoint, the sidecar and the ONNX metadata.
+        var facts = VkD.Training.Checkpoints.CheckpointFacts.Read(Path.Combine(outDir, RunFiles.LatestCheckpoint));
+        Assert.Equal([0.2860], facts.Mean);
+        Assert.Equal([0.3530], facts.Std);
+        var classes = VkD.Data.Datasets.DatasetSpec.FromArgs("fashion-mnist", TrainingTestData.DataPath).Open(VkD.Data.Datasets.DataSplit.Train).ClassNames;
+        Assert.Equal(classes, facts.ClassNames);
+        Assert.Equal(classes, VkD.Training.Checkpoints.CheckpointFacts.Read(Path.Combine(outDir, RunFiles.FinalWeights)).ClassNames);
+        var meta = session.ModelMetadata.CustomMetadataMap;
+        Assert.Equal("resnet8", meta["vkd.model"]);
+        Assert.Equal("28", meta["vkd.input_size"]);
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(classes), meta["vkd.class_names"]);
+        Assert.Equal("[0.286]", meta["vkd.mean"]);
     }
 
     [Fact]
