@@ -293,6 +293,21 @@ public static class DistillationMethods
         return terms;
     }
 
+    /// <summary>What a method term reads, for the run's start banner (null for the cross-entropy and logit KD):
+    /// e.g. <c>fitnet: blocks.3 -> layer2 (ConvTranspose2d regressor)</c>.</summary>
+    public static string? Describe(ILossTerm term) => term switch
+    {
+        FitNetTerm f => $"{f.Name}: {f.StudentFeature} -> {f.TeacherFeature} ({f.Regressor.StudentShape.Count switch { 4 => "conv", _ => "linear" }} regressor {MethodInputs.Shape(f.Regressor.StudentShape.Skip(1))} -> {MethodInputs.Shape(f.Regressor.TeacherShape.Skip(1))})",
+        AttentionTransferTerm a => $"{a.Name}: {string.Join(", ", a.Stages.Select(st => $"{st.Student} -> {st.Teacher}"))} (p {a.P})",
+        RkdTerm r => $"{r.Name}: {r.StudentFeature} -> {r.TeacherFeature}",
+        PktTerm k => $"{k.Name}: {k.StudentFeature} -> {k.TeacherFeature}",
+        CrdTerm c => $"{c.Name}: {c.StudentFeature} -> {c.TeacherFeature}, {c.Memory.Negatives} negatives from a memory of {c.Memory.DataCount} samples",
+        SrdTerm d => $"{d.Name}: {d.StudentFeature} -> {d.TeacherFeature} (linear {d.Projector.in_features} -> {d.Projector.out_features})",
+        DkdTerm k => $"{k.Name}: alpha {k.Alpha}, beta {k.Beta}, T {k.Temperature}, warm-up {k.WarmupEpochs} epochs",
+        DistTerm k => $"{k.Name}: beta {k.Beta}, gamma {k.Gamma}, tau {k.Tau}",
+        _ => null,
+    };
+
     private static string RequireKnown(string method)
     {
         var m = (method ?? "").Trim().ToLowerInvariant();

@@ -1,5 +1,7 @@
 using TorchSharp;
+using VkD.Distillation.Distiller;
 using VkD.Distillation.Losses;
+using VkD.Distillation.Methods;
 using VkD.Distillation.Normalization;
 using VkD.Distillation.Projectors;
 using VkD.Distillation.Teachers;
@@ -88,13 +90,15 @@ public static class TrainingSession
                 observer.OnMessage($"Initialised {options.StudentModel} from {options.StudentCkpt}: {report.Describe()}.");
             }
             student.to(device);
-            var (teacher, distiller) = kind == SessionKind.Train ? (null, null) : BuildDistillation(options, student, data);
+            var (teacher, distiller, taps) = kind == SessionKind.Train ? (null, null, MethodTaps.None) : BuildDistillation(options, student, data, device, sync.WorldSize);
             using var task = new ClassificationTask(new ClassificationTaskSetup
             {
                 Student = student,
                 StudentName = options.StudentModel,
                 Teacher = teacher,
                 Distiller = distiller,
+                StudentTaps = taps.Student,
+                TeacherTaps = taps.Teacher,
                 LabelSmoothing = options.Smoothing,
                 CreateEmaModel = () => ModelRegistry.Create(options.StudentModel, modelOptions),
                 Eval = data.Eval,
@@ -132,7 +136,7 @@ public static class TrainingSession
             }
             var loop = new TrainingLoop<Batch>(new LoopSetup<Batch>
             {
-                Task = task,
+                Task = StepAnnouncingTask.Wrap(task),
                 Train = data.Train,
                 Options = resolved,
                 Sync = sync,
@@ -181,6 +185,7 @@ public static class TrainingSession
         {
             lines.Add($"loss terms: {string.Join(" + ", task.Distiller.Terms.Select(t => t.Weight == 1 ? t.Name : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.Weight}*{t.Name}")))}" +
                 $"{string.Concat(task.Distiller.Projectors.Select(kv => $"; {kv.Key} {kv.Value.GetType().Name} {kv.Value.InFeatures}->{kv.Value.OutFeatures}"))}");
+            lines.AddRange(task.Distiller.Terms.Select(DistillationMethods.Describe).OfType<string>().Select(d => "method " + d));
         }
         lines.Add($"data {data.Spec}: {data.Train.Count} training images ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images, {data.NumClasses} classes");
         lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}; " +
@@ -223,6 +228,7 @@ public static class TrainingSession
             {
                 throw new ArgumentException($"--norm {o.Norm} is unknown; use one of {string.Join(", ", NormalizationFactory.Names)}.");
             }
+            ValidateMethod(o);
         }
         if (!string.IsNullOrEmpty(o.StudentCkpt) && !File.Exists(o.StudentCkpt))
         {
@@ -286,7 +292,7 @@ public static class TrainingSession
         }
     }
 
-    private static (ITeacher, DistillationLoss) BuildDistillation(TrainingOptions o, ClassifierModel student, DataSources data)
+    private static (ITeacher, FeatureDistiller, MethodTaps) BuildDistillation(TrainingOptions o, ClassifierModel student, DataSources data, Device device, int worldSize)
     {
         var teacher = TeacherFactory.Create(new TeacherRequest(o.Teacher, o.TeacherPath, data.NumClasses, data.InputSize, data.Channels));
         try
@@ -294,6 +300,10 @@ public static class TrainingSession
             if (teacher is ModelTeacher mt)
             {
                 mt.Model.to(TrainingDevice.Resolve(o.Device));
+            }
+            if (!o.DistillMethod.Equals("vkd", StringComparison.OrdinalIgnoreCase))
+            {
+                return BuildMethod(o, student, teacher, data, device, worldSize);
             }
             if (o.Gamma > 0 && teacher.NumClasses != data.NumClasses)
             {
@@ -308,12 +318,129 @@ public static class TrainingSession
             projector.to(TrainingDevice.Resolve(o.Device));
             var loss = new DistillationLoss(projector, new IdentityNormalization(), NormalizationFactory.Create(o.Norm),
                 new DistillationLossOptions(o.Alpha, o.Gamma, o.Temperature, o.MixupActive ? 0.0 : o.Smoothing));
-            return (teacher, loss);
+            return (teacher, loss, MethodTaps.None);
         }
         catch
         {
             teacher.Dispose();
             throw;
+        }
+    }
+
+    // The method flags that need no data: the method, its options, and the VkD-only weights it would ignore.
+    private static void ValidateMethod(TrainingOptions o)
+    {
+        var method = o.DistillMethod.Trim().ToLowerInvariant();
+        DistillationMethods.Validate(method, o.MethodOptions);
+        if (method == "vkd")
+        {
+            if (SplitPaths(o.StudentTaps).Count > 0 || SplitPaths(o.TeacherTaps).Count > 0)
+            {
+                throw new ArgumentException("--distill-method vkd pairs the pooled features and reads no --student-taps/--teacher-taps.");
+            }
+            return;
+        }
+        if (o.Alpha != 1.0)
+        {
+            throw new ArgumentException($"--alpha weighs the VkD feature term; --distill-method {method} sets its term's weight with --method-options weight=W.");
+        }
+        if (o.Gamma != 1.0 && !DistillationMethods.WithLogitKd.Contains(method))
+        {
+            throw new ArgumentException($"--gamma weighs logit KD where the original method has it ({string.Join(", ", DistillationMethods.WithLogitKd)}); add it to {method} with --method-options kd=W.");
+        }
+    }
+
+    private static IReadOnlyList<string> SplitPaths(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    // A method of the catalogue: its taps, a probe forward pass for the feature shapes (which size its heads and
+    // catch every pairing that cannot work before step 0), then its terms.
+    private static (ITeacher, FeatureDistiller, MethodTaps) BuildMethod(TrainingOptions o, ClassifierModel student, ITeacher teacher, DataSources data, Device device, int worldSize)
+    {
+        var method = o.DistillMethod.Trim().ToLowerInvariant();
+        var taps = DistillationMethods.ResolveTaps(method, student, (teacher as ModelTeacher)?.Model, SplitPaths(o.StudentTaps), SplitPaths(o.TeacherTaps));
+        var (studentShapes, teacherShapes) = ProbeShapes(student, teacher, taps, data, device);
+        var terms = DistillationMethods.Create(new MethodSetup
+        {
+            Method = method,
+            Options = MethodOptions.Parse(o.MethodOptions),
+            Taps = taps,
+            StudentShapes = studentShapes,
+            TeacherShapes = teacherShapes,
+            LabelSmoothing = o.MixupActive ? 0.0 : o.Smoothing,
+            Gamma = o.Gamma,
+            Temperature = o.Temperature,
+            // Dataset indices are global; with several processes each shard is padded, so this bounds the dataset size.
+            DataCount = data.Train.Count * worldSize,
+            SoftTargets = o.MixupActive && o.MixupProb > 0,
+        });
+        var distiller = new FeatureDistiller(terms);
+        distiller.to(device);
+        return (teacher, distiller, taps);
+    }
+
+    private static (Dictionary<string, long[]> Student, Dictionary<string, long[]> Teacher) ProbeShapes(ClassifierModel student, ITeacher teacher,
+        MethodTaps taps, DataSources data, Device device)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var studentTaps = new ModuleTaps(student, taps.Student);
+        using var teacherTaps = taps.Teacher.Count > 0 ? new ModuleTaps(((ModelTeacher)teacher).Model, taps.Teacher) : null;
+        var x = zeros(new long[] { 2, data.Channels, data.InputSize, data.InputSize }, device: device);
+        student.eval();
+        var s = student.ForwardForDistillation(x);
+        var studentFeatures = studentTaps.AddTo(DistillationLoss.StudentFeatures(s.Logits, s.DistillationLogits, s.PooledFeatures));
+        var teacherFeatures = teacherTaps is null
+            ? DistillationLoss.TeacherFeatures(teacher.Forward(x))
+            : teacherTaps.AddTo(DistillationLoss.TeacherFeatures(teacher.Forward(x)));
+        static Dictionary<string, long[]> Shapes(FeatureSet set) => set.Names.ToDictionary(n => n, n => set.Find(n)!.shape, StringComparer.Ordinal);
+        return (Shapes(studentFeatures), Shapes(teacherFeatures));
+    }
+
+    /// <summary>Tells the distiller's step-aware terms (DKD's epoch, CRD's dataset indices) where each step is, then
+    /// computes it; every other member is the classification task's.</summary>
+    private sealed class StepAnnouncingTask(ClassificationTask inner, IReadOnlyList<IStepAwareTerm> terms) : ITrainingTask<Batch>
+    {
+        public static ITrainingTask<Batch> Wrap(ClassificationTask task)
+        {
+            var aware = task.Distiller?.Terms.OfType<IStepAwareTerm>().ToList() ?? [];
+            return aware.Count == 0 ? task : new StepAnnouncingTask(task, aware);
+        }
+
+        public string ModelName => inner.ModelName;
+
+        public IReadOnlyList<string> TermNames => inner.TermNames;
+
+        public IReadOnlyList<string> MetricNames => inner.MetricNames;
+
+        public string BestMetric => inner.BestMetric;
+
+        public bool HigherIsBetter => inner.HigherIsBetter;
+
+        public IReadOnlyList<TaskOptimizer> Optimizers => inner.Optimizers;
+
+        public IReadOnlyList<CheckpointPart> CheckpointParts => inner.CheckpointParts;
+
+        public (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget => inner.EmaTarget;
+
+        public nn.Module FinalModel => inner.FinalModel;
+
+        public bool HasEvaluation => inner.HasEvaluation;
+
+        public void SetTraining(bool training) => inner.SetTraining(training);
+
+        public int BatchSize(Batch batch) => inner.BatchSize(batch);
+
+        public MetricSet? Evaluate(nn.Module model) => inner.Evaluate(model);
+
+        public LossTerms ComputeLoss(int phase, Batch batch, StepContext context)
+        {
+            var step = new DistillationStep(context.Epoch, batch.Indices);
+            foreach (var term in terms)
+            {
+                term.BeginStep(step);
+            }
+            return inner.ComputeLoss(phase, batch, context);
         }
     }
 
