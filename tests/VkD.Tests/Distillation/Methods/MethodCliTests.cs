@@ -78,6 +78,18 @@ public sealed class MethodCliTests : IDisposable
     }
 
     [Fact]
+    public void An_onnx_teacher_serves_the_methods_on_its_outputs_and_map_methods_are_refused_before_training()
+    {
+        var outDir = Path.Combine(_dir, "onnx-rkd");
+        var (code, output) = Run(TwoSteps("resnet8", outDir, "--teacher-runtime", "onnx", "--distill-method", "rkd"));
+        Assert.True(code == 0, output);
+        Assert.True(double.IsFinite(double.Parse(CsvLog.Read(Path.Combine(outDir, RunFiles.IterationsCsv))[^1]["rkd"], CultureInfo.InvariantCulture)));
+        (code, output) = Run(TwoSteps("resnet8", Path.Combine(_dir, "onnx-at"), "--teacher-runtime", "onnx", "--distill-method", "at"));
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("which an ONNX teacher does not give", output);
+    }
+
+    [Fact]
     public void Dkd_with_mixup_and_a_tap_the_teacher_lacks_fail_before_the_first_step()
     {
         var outDir = Path.Combine(_dir, "bad");
