@@ -301,7 +301,7 @@ public static class TrainingSession
             {
                 mt.Model.to(TrainingDevice.Resolve(o.Device));
             }
-            if (!o.DistillMethod.Equals("vkd", StringComparison.OrdinalIgnoreCase))
+            if (!o.DistillMethod.Trim().Equals("vkd", StringComparison.OrdinalIgnoreCase))
             {
                 return BuildMethod(o, student, teacher, data, device, worldSize);
             }
