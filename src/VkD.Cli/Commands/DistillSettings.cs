@@ -55,6 +55,22 @@ public sealed class DistillSettings : TrainingSettings
     [CommandOption("--released-projector-decay"), Description("Compatibility mode: projector in weight decay with the released int-cast Householder (collapses W to 0).")]
     public bool? ReleasedProjectorDecay { get; set; }
 
+    /// <summary>--distill-method.</summary>
+    [CommandOption("--distill-method <METHOD>"), Description("vkd (default: orthogonal projector + normalisation), kd, dkd, dist, fitnet, at, rkd, pkt, crd or srd, each at its published defaults.")]
+    public string? DistillMethod { get; set; }
+
+    /// <summary>--method-options.</summary>
+    [CommandOption("--method-options <K=V,...>"), Description("The method's hyper-parameters, e.g. 'k=4096,weight=0.8' for crd (docs/cli.md lists them).")]
+    public string? MethodOptions { get; set; }
+
+    /// <summary>--student-taps.</summary>
+    [CommandOption("--student-taps <PATHS>"), Description("Student module paths the method distils, comma-separated (layer1,layer2; blocks.5); default: per model family.")]
+    public string? StudentTaps { get; set; }
+
+    /// <summary>--teacher-taps.</summary>
+    [CommandOption("--teacher-taps <PATHS>"), Description("Teacher module paths, paired with --student-taps in order (zoo teachers).")]
+    public string? TeacherTaps { get; set; }
+
     /// <inheritdoc />
     public override ValidationResult Validate()
     {
@@ -75,6 +91,10 @@ public sealed class DistillSettings : TrainingSettings
         if (Projector is not null && !projectors.Contains(Projector))
         {
             return ValidationResult.Error($"--projector {Projector} is unknown; use one of {string.Join(", ", projectors)}.");
+        }
+        if (DistillMethod is not null && !VkD.Distillation.Methods.DistillationMethods.Names.Contains(DistillMethod.ToLowerInvariant()))
+        {
+            return ValidationResult.Error($"--distill-method {DistillMethod} is unknown; use one of {string.Join(", ", VkD.Distillation.Methods.DistillationMethods.Names)}.");
         }
         string[] norms = ["layernorm", "batchstd", "whiten", "whiten_zca", "none"];
         if (Norm is not null && !norms.Contains(Norm))

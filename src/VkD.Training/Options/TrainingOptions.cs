@@ -89,6 +89,23 @@ public sealed class TrainingOptions
     /// <summary>Put the projector back into weight decay as the released code does (<c>--released-projector-decay</c>).</summary>
     public bool ReleasedProjectorDecay { get; set; }
 
+    /// <summary>Distillation method (<c>--distill-method</c>): <c>vkd</c> (the orthogonal projector and normalisation
+    /// above, the default), <c>kd</c>, <c>dkd</c>, <c>dist</c>, <c>fitnet</c>, <c>at</c>, <c>rkd</c>, <c>pkt</c>,
+    /// <c>crd</c> or <c>srd</c>, each at its published defaults (see docs/distillation.md, "Methods").</summary>
+    public string DistillMethod { get; set; } = "vkd";
+
+    /// <summary>The method's hyper-parameters (<c>--method-options</c>) as <c>key=value</c> pairs separated by commas,
+    /// e.g. <c>k=4096,weight=0.8</c>; empty: the published defaults.</summary>
+    public string MethodOptions { get; set; } = "";
+
+    /// <summary>Student module paths a method distils (<c>--student-taps</c>), comma-separated (<c>layer1,layer2</c>,
+    /// <c>blocks.5</c>); empty: the method's defaults for the model's family.</summary>
+    public string StudentTaps { get; set; } = "";
+
+    /// <summary>Teacher module paths (<c>--teacher-taps</c>), paired with <see cref="StudentTaps"/> in order; a zoo
+    /// teacher only.</summary>
+    public string TeacherTaps { get; set; } = "";
+
     // ---- mixup / cutmix ----
 
     /// <summary>Mixup alpha (<c>--mixup</c>); 0 disables.</summary>

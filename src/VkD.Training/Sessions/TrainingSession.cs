@@ -1,6 +1,8 @@
 using TorchSharp;
 using VkD.Data.Datasets;
+using VkD.Distillation.Distiller;
 using VkD.Distillation.Losses;
+using VkD.Distillation.Methods;
 using VkD.Distillation.Normalization;
 using VkD.Distillation.Projectors;
 using VkD.Distillation.Teachers;
@@ -89,13 +91,11 @@ public static class TrainingSession
                 observer.OnMessage($"Initialised {options.StudentModel} from {options.StudentCkpt}: {report.Describe()}.");
             }
             student.to(device);
-            var (teacher, distiller) = kind == SessionKind.Train ? (null, null) : BuildDistillation(options, student, data);
+            var (teacher, distiller, taps) = kind == SessionKind.Train ? (null, null, MethodTaps.None) : BuildDistillation(options, student, data, device, sync.WorldSize);
             // The teacher sees the same augmented crop at its own size: batches are made at the larger of the two
             // sides and the smaller network gets them resized down, so a 224 px teacher of a 32 px student is not fed
             // an upscaled 32 px image (it lost 14 points that way on real photos).
-            var teacherSize = teacher is null ? 0
-                : options.TeacherInputSize > 0 ? options.TeacherInputSize
-                : teacher.InputSize > 0 ? teacher.InputSize : data.InputSize;
+            var teacherSize = teacher is null ? 0 : TeacherSize(options, teacher, data);
             if (teacher is not null && teacherSize > data.TrainImageSize && data.CropsFromLargerImages)
             {
                 data = data.WithTrainingImageSize(teacherSize);
@@ -106,6 +106,8 @@ public static class TrainingSession
                 StudentName = options.StudentModel,
                 Teacher = teacher,
                 Distiller = distiller,
+                StudentTaps = taps.Student,
+                TeacherTaps = taps.Teacher,
                 LabelSmoothing = options.Smoothing,
                 CreateEmaModel = () => ModelRegistry.Create(options.StudentModel, modelOptions),
                 Eval = data.Eval,
@@ -160,7 +162,7 @@ public static class TrainingSession
             }
             var loop = new TrainingLoop<Batch>(new LoopSetup<Batch>
             {
-                Task = task,
+                Task = StepAnnouncingTask.Wrap(task),
                 Train = data.Train,
                 Options = resolved,
                 Sync = sync,
@@ -213,6 +215,7 @@ public static class TrainingSession
         {
             lines.Add($"loss terms: {string.Join(" + ", task.Distiller.Terms.Select(t => t.Weight == 1 ? t.Name : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.Weight}*{t.Name}")))}" +
                 $"{string.Concat(task.Distiller.Projectors.Select(kv => $"; {kv.Key} {kv.Value.GetType().Name} {kv.Value.InFeatures}->{kv.Value.OutFeatures}"))}");
+            lines.AddRange(task.Distiller.Terms.Select(DistillationMethods.Describe).OfType<string>().Select(d => "method " + d));
         }
         lines.Add($"data {data.Spec}: {data.Train.Count} training images ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images, {data.NumClasses} classes" +
             (data.BadImages.Count > 0 ? $"; {data.BadImages.Count} bad image file(s) left out (--skip-bad-images), listed in {RunFiles.BadImages}" : ""));
@@ -256,6 +259,7 @@ public static class TrainingSession
             {
                 throw new ArgumentException($"--norm {o.Norm} is unknown; use one of {string.Join(", ", NormalizationFactory.Names)}.");
             }
+            ValidateMethod(o);
         }
         if (!string.IsNullOrEmpty(o.StudentCkpt) && !File.Exists(o.StudentCkpt))
         {
@@ -319,7 +323,7 @@ public static class TrainingSession
         }
     }
 
-    private static (ITeacher, DistillationLoss) BuildDistillation(TrainingOptions o, ClassifierModel student, DataSources data)
+    private static (ITeacher, FeatureDistiller, MethodTaps) BuildDistillation(TrainingOptions o, ClassifierModel student, DataSources data, Device device, int worldSize)
     {
         // A zoo teacher is built at the size it was trained at when its checkpoint records it (VkD.NET's do).
         var ownSize = o.TeacherInputSize > 0 ? o.TeacherInputSize
@@ -331,6 +335,10 @@ public static class TrainingSession
             if (teacher is ModelTeacher mt)
             {
                 mt.Model.to(TrainingDevice.Resolve(o.Device));
+            }
+            if (!o.DistillMethod.Trim().Equals("vkd", StringComparison.OrdinalIgnoreCase))
+            {
+                return BuildMethod(o, student, teacher, data, device, worldSize);
             }
             if (o.Gamma > 0 && teacher.NumClasses == 0)
             {
@@ -349,12 +357,132 @@ public static class TrainingSession
             projector.to(TrainingDevice.Resolve(o.Device));
             var loss = new DistillationLoss(projector, new IdentityNormalization(), NormalizationFactory.Create(o.Norm),
                 new DistillationLossOptions(o.Alpha, o.Gamma, o.Temperature, o.MixupActive ? 0.0 : o.Smoothing));
-            return (teacher, loss);
+            return (teacher, loss, MethodTaps.None);
         }
         catch
         {
             teacher.Dispose();
             throw;
+        }
+    }
+
+    // The method flags that need no data: the method, its options, and the VkD-only weights it would ignore.
+    private static void ValidateMethod(TrainingOptions o)
+    {
+        var method = o.DistillMethod.Trim().ToLowerInvariant();
+        DistillationMethods.Validate(method, o.MethodOptions);
+        if (method == "vkd")
+        {
+            if (SplitPaths(o.StudentTaps).Count > 0 || SplitPaths(o.TeacherTaps).Count > 0)
+            {
+                throw new ArgumentException("--distill-method vkd pairs the pooled features and reads no --student-taps/--teacher-taps.");
+            }
+            return;
+        }
+        if (o.Alpha != 1.0)
+        {
+            throw new ArgumentException($"--alpha weighs the VkD feature term; --distill-method {method} sets its term's weight with --method-options weight=W.");
+        }
+        if (o.Gamma != 1.0 && !DistillationMethods.WithLogitKd.Contains(method))
+        {
+            throw new ArgumentException($"--gamma weighs logit KD where the original method has it ({string.Join(", ", DistillationMethods.WithLogitKd)}); add it to {method} with --method-options kd=W.");
+        }
+    }
+
+    private static IReadOnlyList<string> SplitPaths(string text) =>
+        text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    // A method of the catalogue: its taps, a probe forward pass for the feature shapes (which size its heads and
+    // catch every pairing that cannot work before step 0), then its terms.
+    private static (ITeacher, FeatureDistiller, MethodTaps) BuildMethod(TrainingOptions o, ClassifierModel student, ITeacher teacher, DataSources data, Device device, int worldSize)
+    {
+        var method = o.DistillMethod.Trim().ToLowerInvariant();
+        var taps = DistillationMethods.ResolveTaps(method, student, (teacher as ModelTeacher)?.Model, SplitPaths(o.StudentTaps), SplitPaths(o.TeacherTaps));
+        var (studentShapes, teacherShapes) = ProbeShapes(o, student, teacher, taps, data, device);
+        var terms = DistillationMethods.Create(new MethodSetup
+        {
+            Method = method,
+            Options = MethodOptions.Parse(o.MethodOptions),
+            Taps = taps,
+            StudentShapes = studentShapes,
+            TeacherShapes = teacherShapes,
+            LabelSmoothing = o.MixupActive ? 0.0 : o.Smoothing,
+            Gamma = o.Gamma,
+            Temperature = o.Temperature,
+            // Dataset indices are global; with several processes each shard is padded, so this bounds the dataset size.
+            DataCount = data.Train.Count * worldSize,
+            SoftTargets = o.MixupActive && o.MixupProb > 0,
+        });
+        var distiller = new FeatureDistiller(terms);
+        distiller.to(device);
+        return (teacher, distiller, taps);
+    }
+
+    private static (Dictionary<string, long[]> Student, Dictionary<string, long[]> Teacher) ProbeShapes(TrainingOptions o, ClassifierModel student, ITeacher teacher,
+        MethodTaps taps, DataSources data, Device device)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        using var studentTaps = new ModuleTaps(student, taps.Student);
+        using var teacherTaps = taps.Teacher.Count > 0 ? new ModuleTaps(((ModelTeacher)teacher).Model, taps.Teacher) : null;
+        var x = zeros(new long[] { 2, data.Channels, data.InputSize, data.InputSize }, device: device);
+        student.eval();
+        var s = student.ForwardForDistillation(x);
+        var studentFeatures = studentTaps.AddTo(DistillationLoss.StudentFeatures(s.Logits, s.DistillationLogits, s.PooledFeatures));
+        // The teacher is probed at the size it will get, so map methods size their heads for its maps.
+        var side = TeacherSize(o, teacher, data);
+        var xt = zeros(new long[] { 2, data.Channels, side, side }, device: device);
+        var teacherFeatures = teacherTaps is null
+            ? DistillationLoss.TeacherFeatures(teacher.Forward(xt))
+            : teacherTaps.AddTo(DistillationLoss.TeacherFeatures(teacher.Forward(xt)));
+        static Dictionary<string, long[]> Shapes(FeatureSet set) => set.Names.ToDictionary(n => n, n => set.Find(n)!.shape, StringComparer.Ordinal);
+        return (Shapes(studentFeatures), Shapes(teacherFeatures));
+    }
+
+    /// <summary>Tells the distiller's step-aware terms (DKD's epoch, CRD's dataset indices) where each step is, then
+    /// computes it; every other member is the classification task's.</summary>
+    private sealed class StepAnnouncingTask(ClassificationTask inner, IReadOnlyList<IStepAwareTerm> terms) : ITrainingTask<Batch>
+    {
+        public static ITrainingTask<Batch> Wrap(ClassificationTask task)
+        {
+            var aware = task.Distiller?.Terms.OfType<IStepAwareTerm>().ToList() ?? [];
+            return aware.Count == 0 ? task : new StepAnnouncingTask(task, aware);
+        }
+
+        public string ModelName => inner.ModelName;
+
+        public IReadOnlyList<string> TermNames => inner.TermNames;
+
+        public IReadOnlyList<string> MetricNames => inner.MetricNames;
+
+        public string BestMetric => inner.BestMetric;
+
+        public bool HigherIsBetter => inner.HigherIsBetter;
+
+        public IReadOnlyList<TaskOptimizer> Optimizers => inner.Optimizers;
+
+        public IReadOnlyList<CheckpointPart> CheckpointParts => inner.CheckpointParts;
+
+        public (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget => inner.EmaTarget;
+
+        public nn.Module FinalModel => inner.FinalModel;
+
+        public bool HasEvaluation => inner.HasEvaluation;
+
+        public void SetTraining(bool training) => inner.SetTraining(training);
+
+        public int BatchSize(Batch batch) => inner.BatchSize(batch);
+
+        public MetricSet? Evaluate(nn.Module model) => inner.Evaluate(model);
+
+        public LossTerms ComputeLoss(int phase, Batch batch, StepContext context)
+        {
+            var step = new DistillationStep(context.Epoch, batch.Indices);
+            foreach (var term in terms)
+            {
+                term.BeginStep(step);
+            }
+            return inner.ComputeLoss(phase, batch, context);
         }
     }
 
@@ -395,6 +523,10 @@ public static class TrainingSession
             }
         }
     }
+
+    /// <summary>The side the teacher gets: <c>--teacher-input-size</c>, else its own, else the student's.</summary>
+    private static int TeacherSize(TrainingOptions o, ITeacher teacher, DataSources data) =>
+        o.TeacherInputSize > 0 ? o.TeacherInputSize : teacher.InputSize > 0 ? teacher.InputSize : data.InputSize;
 
     private static int? RecordedInputSize(string checkpoint)
     {
