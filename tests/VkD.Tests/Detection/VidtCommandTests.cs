@@ -255,6 +255,26 @@ public sealed class VidtCommandTests : IDisposable
     }
 
     [Fact]
+    public void The_dataset_folder_is_cocos_layout_or_make_detections()
+    {
+        var coco = Path.Combine(_dir, "coco");
+        Directory.CreateDirectory(Path.Combine(coco, "annotations"));
+        File.WriteAllText(Path.Combine(coco, "annotations.json"), "{}");
+        File.WriteAllText(Path.Combine(coco, "annotations", "instances_val2017.json"), "{}");
+        // ViDT's datasets/coco.py layout wins, and its image folder must exist.
+        var e = Assert.Throws<DirectoryNotFoundException>(() => VidtEvaluation.ResolveDataset(coco));
+        Assert.Contains(Path.Combine(coco, "val2017"), e.Message);
+        Directory.CreateDirectory(Path.Combine(coco, "val2017"));
+        Assert.Equal((Path.Combine(coco, "annotations", "instances_val2017.json"), Path.Combine(coco, "val2017")), VidtEvaluation.ResolveDataset(coco));
+        File.Delete(Path.Combine(coco, "annotations", "instances_val2017.json"));
+        Assert.Equal((Path.Combine(coco, "annotations.json"), coco), VidtEvaluation.ResolveDataset(coco));
+        var gt = Path.Combine(_dir, "gt.json");
+        File.WriteAllText(gt, "{}");
+        Assert.Equal((gt, coco), VidtEvaluation.ResolveDataset(coco, gt));
+        Assert.Contains("missing.json", Assert.Throws<FileNotFoundException>(() => VidtEvaluation.ResolveDataset(coco, Path.Combine(_dir, "missing.json"))).Message);
+    }
+
+    [Fact]
     public void Help_renders_for_detect_predict()
     {
         Assert.Equal(0, Run("detect", "predict", "--help").Code);
