@@ -42,7 +42,11 @@ public static class Program
             config.AddCommand<EvalCommand>("eval")
                 .WithDescription("Top-1/top-5/loss of a checkpoint on a dataset (reference: --eval-student).");
             config.AddBranch("data", data => data.AddCommand<Commands.DataMakeDetectionCommand>("make-detection").WithDescription("Compose real objects into a COCO detection set."));
-            config.AddBranch("detect", detect => detect.AddCommand<Commands.DetectEvalCommand>("eval").WithDescription("COCO bbox evaluation (pycocotools' 12 numbers)."));
+            config.AddBranch("detect", detect =>
+            {
+                detect.AddCommand<Commands.DetectVidtEvalCommand>("eval").WithDescription("COCO bbox evaluation (pycocotools' 12 numbers) of a ViDT checkpoint (--resume, --coco_path) or of a results JSON (--coco-gt, --results).");
+                detect.AddCommand<Commands.DetectVidtPredictCommand>("predict").WithDescription("Draw a ViDT checkpoint's boxes, labels and scores on images (PNG).");
+            });
             config.AddCommand<Commands.ExportCommand>("export").WithDescription("Export a zoo model with trained weights to ONNX.");
         });
         try

@@ -6,8 +6,8 @@ using static TorchSharp.torch;
 namespace VkD.Detection.Models;
 
 /// <summary>
-/// Hyper-parameters of a ViDT detector (<c>methods/vidt/detector.py</c> <c>build</c> with VkD's arguments:
-/// <c>aux_loss</c>, <c>with_box_refine</c>, no EPFF / UQR / IoU-aware / token labels).
+/// Hyper-parameters of a ViDT detector (<c>methods/vidt/detector.py</c> <c>build</c>: <c>aux_loss</c> outputs
+/// always computed, <c>with_box_refine</c> on or off, no EPFF / UQR / IoU-aware / token labels).
 /// </summary>
 /// <param name="Backbone">The Swin-RAM backbone (its <see cref="SwinRamConfig.PosDim"/> must equal
 /// <paramref name="HiddenDim"/>, as ViDT sets <c>pos_dim = reduced_dim</c>).</param>
@@ -18,6 +18,9 @@ namespace VkD.Detection.Models;
 /// <param name="DimFeedforward">Decoder FFN width (1024).</param>
 /// <param name="Dropout">Decoder dropout (0.1).</param>
 /// <param name="DecNPoints">Deformable sampling points per head and level (4).</param>
+/// <param name="WithBoxRefine">ViDT's <c>--with_box_refine</c> (VkD and ViDT's releases: on). On: 7 unshared
+/// class/box heads, the decoder refines the references (2-d, then 4-d boxes). Off: one class head and one box head
+/// shared by all 7 predictions (listed 7 times in the state dict, as in PyTorch) and 2-d references throughout.</param>
 public sealed record VidtConfig(
     SwinRamConfig Backbone,
     int NumClasses = 91,
@@ -26,7 +29,8 @@ public sealed record VidtConfig(
     int DecLayers = 6,
     int DimFeedforward = 1024,
     double Dropout = 0.1,
-    int DecNPoints = 4)
+    int DecNPoints = 4,
+    bool WithBoxRefine = true)
 {
     /// <summary>ViDT with Swin-nano.</summary>
     public static VidtConfig Nano { get; } = new(SwinRamConfig.Nano);
@@ -109,7 +113,8 @@ public sealed class BoxMlp : nn.Module<Tensor, Tensor>
 /// <param name="BodyDetToken">The projected backbone [DET] tokens <c>det_tgt</c> [B, Q, d] (VkD's <c>body_det_token</c>).</param>
 /// <param name="NeckDetToken">The decoder outputs <c>hs</c> [L + 1, B, Q, d], input first (VkD's <c>neck_det_token</c>).</param>
 /// <param name="InitReference">Reference points from the [DET] position embedding [B, Q, 2].</param>
-/// <param name="InterReferences">References after each refinement [L + 1, B, Q, 4].</param>
+/// <param name="InterReferences">References after each refinement [L + 1, B, Q, 4]; without box refinement the
+/// initial 2-d references repeated, [L + 1, B, Q, 2], as ViDT's decoder returns them.</param>
 public sealed record VidtOutputs(Tensor Logits, Tensor Boxes, IReadOnlyList<Tensor> PatchTokens, Tensor BodyDetToken,
     Tensor NeckDetToken, Tensor InitReference, Tensor InterReferences) : IDisposable
 {
@@ -136,12 +141,14 @@ public sealed record VidtOutputs(Tensor Logits, Tensor Boxes, IReadOnlyList<Tens
 }
 
 /// <summary>
-/// ViDT (<c>methods/vidt/detector.py</c> <c>Detector</c>, with <c>aux_loss</c> and <c>with_box_refine</c>): Swin with
-/// RAM → <c>input_proj</c> (Conv 1×1 + GroupNorm(32)) per level, <c>tgt_proj</c> on the [DET] tokens,
-/// <c>query_pos_proj</c> on their position embedding → encoder-free deformable decoder with iterative box refinement
-/// → unshared class and box heads per prediction. Key names equal ViDT's; ViDT's state dicts also hold
+/// ViDT (<c>methods/vidt/detector.py</c> <c>Detector</c>, with <c>aux_loss</c> outputs): Swin with RAM →
+/// <c>input_proj</c> (Conv 1×1 + GroupNorm(32)) per level, <c>tgt_proj</c> on the [DET] tokens,
+/// <c>query_pos_proj</c> on their position embedding → encoder-free deformable decoder → class and box heads per
+/// prediction: unshared with iterative box refinement (<see cref="VidtConfig.WithBoxRefine"/>), one shared pair
+/// without. Key names equal ViDT's; with box refinement ViDT's state dicts also hold
 /// <c>transformer.decoder.bbox_embed.*</c>, an alias of <c>bbox_embed.*</c> (same tensors), which
-/// <see cref="CheckpointExcludePrefixes"/> names for loading.
+/// <see cref="CheckpointExcludePrefixes"/> names for loading (<see cref="VidtCheckpoint"/> does it, and writes the alias
+/// back when saving).
 /// </summary>
 public sealed class VidtDetector : nn.Module
 {
@@ -163,26 +170,44 @@ public sealed class VidtDetector : nn.Module
         transformer = new DeformableTransformer(d, config.NHeads, config.DecLayers, config.DimFeedforward, config.Dropout,
             config.NumFeatureLevels, config.DecNPoints);
         var numPred = config.DecLayers + 1;
-        // ViDT initialises one head pair, then deep-copies it into the unshared clones: all start equal.
-        var classes = Enumerable.Range(0, numPred).Select(_ => nn.Linear(d, config.NumClasses)).ToArray();
-        var boxes = Enumerable.Range(0, numPred).Select(_ => new BoxMlp(d, d, 4, 3)).ToArray();
+        var prior = -Math.Log((1 - 0.01) / 0.01);
+        Linear[] classes;
+        BoxMlp[] boxes;
         using (torch.no_grad())
         {
-            var prior = -Math.Log((1 - 0.01) / 0.01);
-            classes[0].bias!.fill_(prior);
-            boxes[0].Layers[^1].weight!.zero_();
-            boxes[0].Layers[^1].bias!.zero_();
-            for (var i = 1; i < numPred; i++)
+            if (config.WithBoxRefine)
             {
-                classes[i].weight!.copy_(classes[0].weight!);
-                classes[i].bias!.copy_(classes[0].bias!);
-                for (var j = 0; j < boxes[0].Layers.Count; j++)
+                // ViDT initialises one head pair, then deep-copies it into the unshared clones: all start equal.
+                classes = Enumerable.Range(0, numPred).Select(_ => nn.Linear(d, config.NumClasses)).ToArray();
+                boxes = Enumerable.Range(0, numPred).Select(_ => new BoxMlp(d, d, 4, 3)).ToArray();
+                classes[0].bias!.fill_(prior);
+                boxes[0].Layers[^1].weight!.zero_();
+                boxes[0].Layers[^1].bias!.zero_();
+                for (var i = 1; i < numPred; i++)
                 {
-                    boxes[i].Layers[j].weight!.copy_(boxes[0].Layers[j].weight!);
-                    boxes[i].Layers[j].bias!.copy_(boxes[0].Layers[j].bias!);
+                    classes[i].weight!.copy_(classes[0].weight!);
+                    classes[i].bias!.copy_(classes[0].bias!);
+                    for (var j = 0; j < boxes[0].Layers.Count; j++)
+                    {
+                        boxes[i].Layers[j].weight!.copy_(boxes[0].Layers[j].weight!);
+                        boxes[i].Layers[j].bias!.copy_(boxes[0].Layers[j].bias!);
+                    }
                 }
+                boxes[0].Layers[^1].bias!.narrow(0, 2, 2).fill_(-2.0);
             }
-            boxes[0].Layers[^1].bias!.narrow(0, 2, 2).fill_(-2.0);
+            else
+            {
+                // ViDT: nn.ModuleList([self.class_embed for _ in range(num_pred)]): one module under 7 names, so the
+                // state dict lists it 7 times while parameters() yields it once (TorchSharp dedupes as PyTorch does).
+                var sharedClass = nn.Linear(d, config.NumClasses);
+                var sharedBox = new BoxMlp(d, d, 4, 3);
+                sharedClass.bias!.fill_(prior);
+                sharedBox.Layers[^1].weight!.zero_();
+                sharedBox.Layers[^1].bias!.zero_();
+                sharedBox.Layers[^1].bias!.narrow(0, 2, 2).fill_(-2.0);
+                classes = Enumerable.Repeat(sharedClass, numPred).ToArray();
+                boxes = Enumerable.Repeat(sharedBox, numPred).ToArray();
+            }
         }
         class_embed = nn.ModuleList(classes);
         bbox_embed = nn.ModuleList(boxes);
@@ -205,6 +230,10 @@ public sealed class VidtDetector : nn.Module
 
     /// <summary>The configuration the detector was built from.</summary>
     public VidtConfig Config { get; }
+
+    /// <summary>Smallest image side the model accepts: ViDT shrinks the padding mask to stride
+    /// patch × 2^(stages − cross stages) (4 × 8 = 32 px) for the [DET × PATCH] attention, and an empty mask fails.</summary>
+    public int MinImageSide => Config.Backbone.PatchSize << (Config.Backbone.NumStages - Config.Backbone.CrossStages.Count);
 
     /// <summary>The Swin-RAM backbone.</summary>
     public SwinTransformerRam Backbone => backbone;
@@ -243,6 +272,25 @@ public sealed class VidtDetector : nn.Module
     public VidtOutputs forward(Tensor images, Tensor? mask = null)
     {
         ArgumentNullException.ThrowIfNull(images);
+        if (images.ndim != 4 || images.shape[1] != Config.Backbone.InChans)
+        {
+            throw new ArgumentException($"ViDT takes images [B, {Config.Backbone.InChans}, H, W]; got [{string.Join(", ", images.shape)}].", nameof(images));
+        }
+        if (images.shape[0] == 0)
+        {
+            throw new ArgumentException($"Empty batch: images of shape [{string.Join(", ", images.shape)}] hold no image.", nameof(images));
+        }
+        if (mask is not null && (mask.ndim != 3 || mask.shape[0] != images.shape[0] || mask.shape[1] != images.shape[2] || mask.shape[2] != images.shape[3]))
+        {
+            throw new ArgumentException($"The padding mask must be [B, H, W] = [{images.shape[0]}, {images.shape[2]}, {images.shape[3]}]; got [{string.Join(", ", mask.shape)}].", nameof(mask));
+        }
+        var minSide = MinImageSide;
+        if (images.shape[2] < minSide || images.shape[3] < minSide)
+        {
+            throw new ArgumentException($"Images of {images.shape[2]}x{images.shape[3]} px (shape [{string.Join(", ", images.shape)}]) are too small for this ViDT: "
+                + $"each side needs at least {minSide} px (patch {Config.Backbone.PatchSize} x 8 for the stride-32 [DET x PATCH] mask; one window is "
+                + $"{Config.Backbone.WindowSize * Config.Backbone.PatchSize} px). Resize them up (the val pipeline resizes to --eval_size).", nameof(images));
+        }
         using var scope = NewDisposeScope();
         mask ??= torch.zeros(images.shape[0], images.shape[2], images.shape[3], ScalarType.Bool, images.device);
         using var features = backbone.ForwardFeatures(images, mask);
@@ -250,7 +298,7 @@ public sealed class VidtDetector : nn.Module
         var detPos = query_pos_proj.forward(features.DetPos.unsqueeze(-1)).squeeze(-1).permute(0, 2, 1);
         var srcs = features.PatchOutputs.Select((f, l) => input_proj[l].forward(f)).ToArray();
         var masks = srcs.Select(s => SwinRamStage.ResizeMask(mask, s.shape[2], s.shape[3])).ToArray();
-        var heads = bbox_embed.Cast<nn.Module<Tensor, Tensor>>().ToArray();
+        var heads = Config.WithBoxRefine ? bbox_embed.Cast<nn.Module<Tensor, Tensor>>().ToArray() : null;
         var (hs, initReference, interReferences) = transformer.forward(srcs, masks, detTgt, detPos, heads);
         var logits = new Tensor[hs.shape[0]];
         var boxes = new Tensor[hs.shape[0]];
