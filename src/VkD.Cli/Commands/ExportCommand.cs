@@ -127,7 +127,7 @@ public sealed class ExportCommand : Command<ExportSettings>
         var info = ModelRegistry.Info(modelName);
         var size = settings.ImgSize ?? facts?.InputSize ?? info.DefaultImgSize;
         var channels = facts?.InChannels ?? 3;
-        var stateOptions = new StateDictOptions { Entry = settings.CheckpointEntry, ExcludePrefixes = ["projector."] };
+        var stateOptions = new StateDictOptions { Entry = settings.CheckpointEntry, ExcludePrefixes = TrainingCheckpoint.DistillerPrefixes };
         Dictionary<string, TorchSharp.torch.Tensor>? state = null;
         try
         {

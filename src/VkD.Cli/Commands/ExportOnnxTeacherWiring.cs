@@ -99,7 +99,7 @@ public static class OnnxTeacherWiring
             throw new ArgumentException($"--teacher ort:{r.Spec}: unknown zoo model. Known models: {string.Join(", ", ModelRegistry.Names)}.");
         }
         using var model = ModelRegistry.Create(r.Spec, new ModelOptions(r.NumClasses, r.InputSize, 0, r.InChannels));
-        CheckpointLoader.Load(model, r.WeightsPath, new StateDictOptions { ExcludePrefixes = ["projector."] }, strict: true);
+        CheckpointLoader.Load(model, r.WeightsPath, new StateDictOptions { ExcludePrefixes = VkD.Training.Checkpoints.TrainingCheckpoint.DistillerPrefixes }, strict: true);
         return OnnxTeacher.FromModel(model, r.InputSize, inChannels: r.InChannels);
     }
 

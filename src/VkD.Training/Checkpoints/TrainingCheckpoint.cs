@@ -24,6 +24,14 @@ public static class TrainingCheckpoint
     /// <summary>Prefix of the projector's keys inside the <c>student</c> entry.</summary>
     public const string ProjectorPrefix = "projector.";
 
+    /// <summary>
+    /// Prefixes of everything the distiller adds to the <c>student</c> entry besides the network: the VkD projector and
+    /// each method's modules (FitNets' regressor, CRD's heads and memory, SRD's connector, under the method's name).
+    /// Loading a run's checkpoint as a student, teacher or export skips them, so the checkpoint of any method loads.
+    /// </summary>
+    public static IReadOnlyList<string> DistillerPrefixes { get; } =
+        [ProjectorPrefix, .. VkD.Distillation.Methods.DistillationMethods.Names.Select(n => n + ".")];
+
     /// <summary>Writes the checkpoint of a run at <paramref name="state"/>.</summary>
     /// <param name="path">Destination (written atomically).</param>
     /// <param name="state">Run position and bookkeeping.</param>
@@ -167,7 +175,7 @@ public static class TrainingCheckpoint
         var options = new StateDictOptions
         {
             Entry = ema ? "student_ema" : null,
-            ExcludePrefixes = [ProjectorPrefix],
+            ExcludePrefixes = DistillerPrefixes,
         };
         return CheckpointLoader.Load(model, path, options, strict: true);
     }

@@ -547,7 +547,7 @@ public static class TrainingSession
         var model = ModelRegistry.Create(request.Spec, new ModelOptions(request.NumClasses, request.InputSize, 0, request.InChannels));
         try
         {
-            CheckpointLoader.Load(model, request.WeightsPath, new StateDictOptions { ExcludePrefixes = [TrainingCheckpoint.ProjectorPrefix] }, strict: true);
+            CheckpointLoader.Load(model, request.WeightsPath, new StateDictOptions { ExcludePrefixes = TrainingCheckpoint.DistillerPrefixes }, strict: true);
         }
         catch
         {

@@ -53,5 +53,11 @@ public sealed class MethodResumeTests : IDisposable
             Assert.True(t.eq(sb[k]).all().item<bool>(), $"{k} differs after resume");
         }
         Assert.Equal(File.ReadAllText(Path.Combine(straight, RunFiles.IterationsCsv)), File.ReadAllText(Path.Combine(resumed, RunFiles.IterationsCsv)));
+
+        // The method's modules ride in the student entry; loading the checkpoint as a student (eval, --student-ckpt,
+        // --teacher-path, export) skips them instead of failing the strict load on them.
+        using var student = VkD.Models.ModelRegistry.Create("resnet8", new VkD.Models.ModelOptions(10, 28, 0, 1));
+        var report = VkD.Training.Checkpoints.TrainingCheckpoint.LoadWeights(student, Path.Combine(straight, RunFiles.LatestCheckpoint));
+        Assert.True(report.IsExact, report.Describe());
     }
 }
