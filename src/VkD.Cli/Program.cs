@@ -14,6 +14,9 @@ public static class Program
     /// <summary>Exit code when training stops on a NaN/inf loss.</summary>
     public const int TrainingDiverged = 3;
 
+    /// <summary>Exit code for an I/O failure of the machine (disk full, read-only folder); files written so far stay complete.</summary>
+    public const int EnvironmentFailure = 1;
+
     /// <summary>Runs <c>vkd</c> with the given arguments and returns its exit code.</summary>
     public static int Main(string[] args) => Run(args);
 
@@ -67,6 +70,13 @@ public static class Program
         {
             CliConsole.Error(e.Message);
             return UsageError;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Disk full, a read-only or vanished folder: the machine's problem, not the input's; what was saved before
+            // stays complete (every file is written atomically).
+            CliConsole.Error($"I/O error: {e.Message}");
+            return EnvironmentFailure;
         }
     }
 

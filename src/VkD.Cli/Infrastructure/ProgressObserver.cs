@@ -64,7 +64,7 @@ public sealed class ProgressObserver : ITrainingObserver
         }
         else
         {
-            Plain($"training: {epochs} epochs x {itersPerEpoch} iterations" + (_stepsDone > 0 ? $", resuming at epoch {startEpoch + 1} iteration {startIteration}" : ""));
+            Plain($"training: {epochs} epochs x {itersPerEpoch} iterations" + (_stepsDone > 0 ? $", resuming at epoch {startEpoch + 1} iteration {startIteration + 1}" : ""));
         }
     }
 

@@ -138,10 +138,11 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
             state = TrainingCheckpoint.Restore(resumePath, parts, task.Optimizers);
             if (state.NextEpoch > o.Epochs || state.NextBatch >= ipe || (state.NextEpoch == o.Epochs && state.NextBatch != 0))
             {
-                throw new InvalidDataException($"--resume: '{resumePath}' continues at epoch {state.NextEpoch}, iteration {state.NextBatch}, " +
+                // Printed 1-based like the progress lines (files keep the reference's 0-based epoch index).
+                throw new InvalidDataException($"--resume: '{resumePath}' continues at epoch {state.NextEpoch + 1}, iteration {state.NextBatch + 1}, " +
                     $"outside this run of {o.Epochs} epochs x {ipe} iterations; resume with the --epochs, --batch-size and data it was written with.");
             }
-            _s.Observer.OnMessage($"Resumed from {resumePath}: epoch {state.NextEpoch}, iteration {state.NextBatch}.");
+            _s.Observer.OnMessage($"Resumed from {resumePath}: continuing at epoch {state.NextEpoch + 1}/{o.Epochs}, iteration {state.NextBatch + 1}/{ipe}.");
             if (outDir is not null)
             {
                 RepairEpochFiles(outDir, resumePath, state);
@@ -465,7 +466,8 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         throw new InvalidOperationException($"The task returned loss term '{name}', which is not among its TermNames [{string.Join(", ", names)}].");
     }
 
-    private static string? ResolveResume(TrainingOptions o)
+    /// <summary>The checkpoint <c>--resume</c> names (<c>auto</c>: the output folder's latest, if any); null for none.</summary>
+    internal static string? ResolveResume(TrainingOptions o)
     {
         if (string.IsNullOrEmpty(o.Resume))
         {

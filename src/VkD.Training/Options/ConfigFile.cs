@@ -126,7 +126,7 @@ public static class ConfigFile
                 return text.Trim().ToLowerInvariant() is "none" or "null" or "" ? 0.0 : double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture);
             }
         }
-        catch (FormatException e)
+        catch (Exception e) when (e is FormatException or OverflowException)
         {
             throw new InvalidDataException($"{source}: option '{name}' expects {type.Name}, got '{text}' ({e.Message}).", e);
         }

@@ -78,6 +78,11 @@ public static class TrainingSession
         }
         var device = TrainingDevice.Resolve(options.Device);
         var data = DataSources.Open(options, sync.Rank, sync.WorldSize, modelInputSize: ModelRegistry.Info(options.StudentModel).DefaultImgSize);
+        if (data.Train.BatchesPerEpoch == 0)
+        {
+            throw new ArgumentException($"--batch-size {options.BatchSize} is larger than the {data.Train.Count} training images of this process: " +
+                "training drops the last partial batch, so no step would run; use a smaller --batch-size.");
+        }
         var modelOptions = new ModelOptions(data.NumClasses, data.InputSize, options.DropPath, data.Channels);
 
         // The student's initial weights depend only on the seed (and the projector's on the same stream after it).
@@ -143,6 +148,10 @@ public static class TrainingSession
             // The options as the run actually uses them: the input size the data resolved to, not 0 for "native".
             var resolved = options.Clone();
             resolved.InputSize = data.InputSize;
+            foreach (var change in ResumeOptionsCheck.Check(resolved))
+            {
+                observer.OnMessage($"Resuming with a changed option: {change}.");
+            }
             if (sync.IsMain && options.OutputDir.Length > 0)
             {
                 Directory.CreateDirectory(options.OutputDir);
@@ -292,6 +301,10 @@ public static class TrainingSession
         if (!o.ScheduleUnit.Equals("iteration", StringComparison.OrdinalIgnoreCase) && !o.ScheduleUnit.Equals("epoch", StringComparison.OrdinalIgnoreCase))
         {
             throw new ArgumentException($"--schedule-unit {o.ScheduleUnit}: use iteration or epoch.");
+        }
+        if (o.OutputDir.Length > 0 && File.Exists(o.OutputDir))
+        {
+            throw new ArgumentException($"--output_dir '{o.OutputDir}' is a file; it must name a folder (created if missing).");
         }
         if (o.BatchSize <= 0 || o.Epochs <= 0)
         {

@@ -110,6 +110,45 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void An_output_dir_that_is_a_file_an_overflowing_config_and_a_batch_larger_than_the_data_are_usage_errors()
+    {
+        // Issue 18.9: each of these was a stack trace.
+        var file = Path.Combine(_dir, "afile");
+        File.WriteAllText(file, "");
+        var (code, output) = Run(["train", "--model", "resnet8", .. TinyTrainArgs(file)]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("is a file", output);
+
+        var config = Path.Combine(_dir, "big.yaml");
+        File.WriteAllText(config, "epochs: 99999999999\n");
+        (code, output) = Run(["train", "--model", "resnet8", "--config", config, .. TinyTrainArgs(Path.Combine(_dir, "o1"))]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("big.yaml", output);
+        Assert.Contains("'epochs'", output);
+
+        (code, output) = Run(["train", "--model", "resnet8", .. TinyTrainArgs(Path.Combine(_dir, "o2")), "--batch-size", "1000"]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--batch-size 1000 is larger than the 128 training images", output);
+    }
+
+    [Fact]
+    public void Resume_refuses_a_different_model_and_lists_the_options_that_changed()
+    {
+        var outDir = Path.Combine(_dir, "resume-check");
+        var (code, output) = Run(["train", "--model", "resnet8", .. TinyTrainArgs(outDir), "--epochs", "2"]);
+        Assert.True(code == 0, output);
+        (code, output) = Run(["train", "--model", "resnet20", .. TinyTrainArgs(outDir), "--epochs", "3", "--resume", "auto"]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("--student-model: resnet8 -> resnet20", output);
+        // A lower learning rate and more epochs are what resuming is for: allowed, and said.
+        (code, output) = Run(["train", "--model", "resnet8", .. TinyTrainArgs(outDir), "--epochs", "3", "--lr", "0.0001", "--resume", "auto"]);
+        Assert.True(code == 0, output);
+        Assert.Contains("Resuming with a changed option: --lr: 0.0005 -> 0.0001", output);
+        Assert.Contains("Resuming with a changed option: --epochs: 2 -> 3", output);
+        Assert.Contains("continuing at epoch 3/3, iteration 1/", output);
+    }
+
+    [Fact]
     public void Unknown_student_model_is_a_usage_error_naming_the_known_models()
     {
         var (code, output) = Run(["distill", "--student-model", "deit_gigantic", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath,
