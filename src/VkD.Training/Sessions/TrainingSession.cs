@@ -253,7 +253,11 @@ public static class TrainingSession
                 RequireModel(o.Teacher, "--teacher");
                 if (string.IsNullOrEmpty(o.TeacherPath))
                 {
-                    throw new ArgumentException($"--teacher {o.Teacher} needs --teacher-path: no pretrained weights can be downloaded here, so a teacher is a checkpoint you trained (vkd train) or converted.");
+                    // The reference's teacher has a well-known source; say it instead of leaving the user to search.
+                    var where = o.Teacher.Equals("regnety_160", StringComparison.OrdinalIgnoreCase)
+                        ? " The reference's RegNetY-160 teacher is DeiT's regnety_160-a5fe301d.pth (DeiT's main.py fetches https://dl.fbaipublicfiles.com/deit/regnety_160-a5fe301d.pth; the VkD README links the same weights on Google Drive): download it where you have network access and pass its path."
+                        : "";
+                    throw new ArgumentException($"--teacher {o.Teacher} needs --teacher-path: nothing is downloaded at run time, so a teacher is a checkpoint you trained (vkd train), converted or downloaded yourself.{where}");
                 }
                 if (!File.Exists(o.TeacherPath))
                 {

@@ -149,6 +149,15 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void A_missing_teacher_path_for_the_reference_teacher_says_where_its_weights_come_from()
+    {
+        var (code, output) = Run(["distill", "--student-model", "deit_ti_distilled", "--teacher", "regnety_160", .. TinyTrainArgs(Path.Combine(_dir, "nopath"))]);
+        Assert.Equal(Program.UsageError, code);
+        Assert.Contains("needs --teacher-path", output);
+        Assert.Contains("regnety_160-a5fe301d.pth", output);
+    }
+
+    [Fact]
     public void Unknown_student_model_is_a_usage_error_naming_the_known_models()
     {
         var (code, output) = Run(["distill", "--student-model", "deit_gigantic", "--teacher", "resnet32", "--teacher-path", TrainingTestData.TeacherPath,
