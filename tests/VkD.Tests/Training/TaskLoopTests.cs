@@ -468,7 +468,7 @@ public sealed class TaskLoopTests : IDisposable
             o.Resume = "auto";
             o.StudentEma = false;
             var e = Assert.Throws<InvalidDataException>(() => run.Run(o));
-            Assert.Contains("epoch 1000", e.Message);
+            Assert.Contains("epoch 1001", e.Message); // printed 1-based: next_epoch 1000 is the 1001st epoch
             Assert.Contains("--epochs", e.Message);
         }
     }
