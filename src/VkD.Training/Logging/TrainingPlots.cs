@@ -71,17 +71,11 @@ public static class TrainingPlots
         if (lr.Any(double.IsFinite))
         {
             var lrLine = plot.Add.ScatterLine(x, lr);
-            lrLine.LegendText = "lr (right axis)";
             lrLine.LineWidth = 1f;
-            lrLine.LinePattern = LinePattern.Dashed;
             lrLine.Color = Colors.Gray;
-            lrLine.Axes.YAxis = plot.Axes.Right;
-            plot.Axes.Right.Label.Text = "learning rate";
+            OnRightAxis(plot, lrLine, "lr", "learning rate");
         }
-        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
-        // Outside the data area: inside, the legend hid the start of the curves.
-        plot.ShowLegend(Edge.Right);
-        return plot;
+        return Finish(plot);
     }
 
     /// <summary>
@@ -115,15 +109,27 @@ public static class TrainingPlots
             }
             var onRight = !left.Contains(column);
             var line = plot.Add.Scatter(x, y);
-            line.LegendText = onRight ? $"{column} (right axis)" : column;
+            line.LegendText = column;
             line.MarkerSize = 5;
             if (onRight)
             {
-                line.LinePattern = LinePattern.Dashed;
-                line.Axes.YAxis = plot.Axes.Right;
-                plot.Axes.Right.Label.Text = "loss";
+                OnRightAxis(plot, line, column, "loss");
             }
         }
+        return Finish(plot);
+    }
+
+    private static void OnRightAxis(Plot plot, ScottPlot.Plottables.Scatter line, string name, string axisLabel)
+    {
+        line.LegendText = $"{name} (right axis)";
+        line.LinePattern = LinePattern.Dashed;
+        line.Axes.YAxis = plot.Axes.Right;
+        plot.Axes.Right.Label.Text = axisLabel;
+    }
+
+    // Whole epochs on the x axis, and the legend outside the data area: inside, it hid the start of the curves.
+    private static Plot Finish(Plot plot)
+    {
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.ShowLegend(Edge.Right);
         return plot;

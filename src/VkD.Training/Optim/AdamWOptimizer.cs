@@ -37,39 +37,27 @@ public sealed class AdamWOptimizer : ParameterGroupOptimizer
     /// <summary>Epsilon.</summary>
     public double Eps { get; }
 
-    /// <summary>Applies one update to every parameter that has a gradient.</summary>
-    public override void Step()
+    /// <inheritdoc />
+    protected override void Update(int i, Parameter p, Tensor grad, ParameterGroup group)
     {
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        for (var i = 0; i < Flat.Length; i++)
+        if (_expAvg[i] is null)
         {
-            var (gi, p) = Flat[i];
-            var grad = p.grad;
-            if (grad is null)
-            {
-                continue;
-            }
-            if (_expAvg[i] is null)
-            {
-                _expAvg[i] = zeros_like(p).DetachFromDisposeScope();
-                _expAvgSq[i] = zeros_like(p).DetachFromDisposeScope();
-            }
-            var m = _expAvg[i]!;
-            var v = _expAvgSq[i]!;
-            _step[i]++;
-            var wd = Groups[gi].WeightDecay;
-            if (wd != 0)
-            {
-                p.mul_(1 - LearningRate * wd);
-            }
-            m.lerp_(grad, 1 - Beta1);
-            v.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
-            var bias1 = 1 - Math.Pow(Beta1, _step[i]);
-            var bias2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, _step[i]));
-            var denom = v.sqrt().div_(bias2Sqrt).add_(Eps);
-            p.addcdiv_(m, denom, -(LearningRate / bias1));
+            _expAvg[i] = zeros_like(p).DetachFromDisposeScope();
+            _expAvgSq[i] = zeros_like(p).DetachFromDisposeScope();
         }
+        var m = _expAvg[i]!;
+        var v = _expAvgSq[i]!;
+        _step[i]++;
+        if (group.WeightDecay != 0)
+        {
+            p.mul_(1 - LearningRate * group.WeightDecay);
+        }
+        m.lerp_(grad, 1 - Beta1);
+        v.mul_(Beta2).addcmul_(grad, grad, 1 - Beta2);
+        var bias1 = 1 - Math.Pow(Beta1, _step[i]);
+        var bias2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, _step[i]));
+        var denom = v.sqrt().div_(bias2Sqrt).add_(Eps);
+        p.addcdiv_(m, denom, -(LearningRate / bias1));
     }
 
     /// <summary>The state in PyTorch's <c>optimizer.state_dict()</c> layout: <c>state</c> (index →

@@ -35,34 +35,22 @@ public sealed class MomentumSgd : ParameterGroupOptimizer
     public bool Nesterov { get; }
 
     /// <inheritdoc />
-    public override void Step()
+    protected override void Update(int i, Parameter p, Tensor grad, ParameterGroup group)
     {
-        using var _ = no_grad();
-        using var scope = NewDisposeScope();
-        for (var i = 0; i < Flat.Length; i++)
+        var d = group.WeightDecay != 0 ? grad.add(p, group.WeightDecay) : grad;
+        if (Momentum != 0)
         {
-            var (gi, p) = Flat[i];
-            var grad = p.grad;
-            if (grad is null)
+            if (_buffers[i] is null)
             {
-                continue;
+                _buffers[i] = d.clone().detach().DetachFromDisposeScope();
             }
-            var wd = Groups[gi].WeightDecay;
-            var d = wd != 0 ? grad.add(p, wd) : grad;
-            if (Momentum != 0)
+            else
             {
-                if (_buffers[i] is null)
-                {
-                    _buffers[i] = d.clone().detach().DetachFromDisposeScope();
-                }
-                else
-                {
-                    _buffers[i]!.mul_(Momentum).add_(d);
-                }
-                d = Nesterov ? d.add(_buffers[i]!, Momentum) : _buffers[i]!;
+                _buffers[i]!.mul_(Momentum).add_(d);
             }
-            p.add_(d, -LearningRate);
+            d = Nesterov ? d.add(_buffers[i]!, Momentum) : _buffers[i]!;
         }
+        p.add_(d, -LearningRate);
     }
 
     /// <inheritdoc />

@@ -1,5 +1,7 @@
 using TorchSharp.Modules;
 
+using static TorchSharp.torch;
+
 namespace VkD.Training.Optim;
 
 /// <summary>
@@ -40,7 +42,23 @@ public abstract class ParameterGroupOptimizer : ITrainingOptimizer
     }
 
     /// <inheritdoc />
-    public abstract void Step();
+    public void Step()
+    {
+        using var _ = no_grad();
+        using var scope = NewDisposeScope();
+        for (var i = 0; i < Flat.Length; i++)
+        {
+            var (gi, p) = Flat[i];
+            if (p.grad is { } grad)
+            {
+                Update(i, p, grad, Groups[gi]);
+            }
+        }
+    }
+
+    /// <summary>The update rule for one parameter with a gradient: parameter <paramref name="index"/> of
+    /// <see cref="Flat"/>, in its group; runs without autograd inside a dispose scope.</summary>
+    protected abstract void Update(int index, Parameter parameter, Tensor grad, ParameterGroup group);
 
     /// <inheritdoc />
     public abstract Dictionary<string, object?> StateDict();

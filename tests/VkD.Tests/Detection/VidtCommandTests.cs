@@ -62,20 +62,7 @@ public sealed class VidtCommandTests : IDisposable
         }
     }
 
-    private static (int Code, string Output) Run(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(writer),
-        });
-        console.Profile.Width = 400;
-        var code = Program.Run(args, console);
-        return (code, writer.ToString());
-    }
+    private static (int Code, string Output) Run(params string[] args) => VkD.Tests.Cli.CliRunner.Run(args);
 
     /// <summary>A generated 5-image set (3 classes, ids 1..3) and a random reduced ViDT (4 classes) saved as ViDT's
     /// main.py saves a checkpoint.</summary>
