@@ -1,6 +1,7 @@
 using VkD.Data.Datasets;
 using VkD.Data.Loading;
 using VkD.Data.Transforms;
+using VkD.Training.Distributed;
 using VkD.Training.Loop;
 using VkD.Training.Options;
 
@@ -77,9 +78,10 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
     /// <summary>Number of classes.</summary>
     public int NumClasses => Train.NumClasses;
 
-    /// <summary>Opens the data named by <paramref name="o"/> (<c>--data-set</c>/<c>--data-path</c>) for this rank.</summary>
+    /// <summary>Opens the data named by <paramref name="o"/> (<c>--data-set</c>/<c>--data-path</c>) for this rank; with
+    /// <paramref name="shardEval"/> the evaluation set is this rank's <see cref="StridedShard"/> of it.</summary>
     /// <exception cref="ArgumentException">Unknown dataset kind, or no data at the path (message names it).</exception>
-    public static DataSources Open(TrainingOptions o, int rank = 0, int worldSize = 1, bool needTrain = true)
+    public static DataSources Open(TrainingOptions o, int rank = 0, int worldSize = 1, bool needTrain = true, bool shardEval = false)
     {
         var spec = ResolveSpec(o.DataSet, o.DataPath);
         IImageDataset train, val;
@@ -125,6 +127,14 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
         var trainLoader = new BatchLoader(train, TransformPipelines.Train(augment), o.BatchSize, shuffle: true, dropLast: true,
             seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize);
         var evalBatch = Math.Max(1, (int)(1.5 * o.BatchSize));
+        if (shardEval && worldSize > 1)
+        {
+            if (val.Count < worldSize)
+            {
+                throw new ArgumentException($"The evaluation set has {val.Count} images, fewer than the {worldSize} ranks it is sharded over.");
+            }
+            val = new StridedShard(val, rank, worldSize);
+        }
         var evalLoader = new BatchLoader(val, TransformPipelines.Eval(inputSize, normalization: normalization), evalBatch,
             shuffle: false, dropLast: false, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers));
         return new DataSources(spec, new LoaderBatchSource(trainLoader, train), new LoaderBatchSource(evalLoader, val), inputSize, channels);

@@ -63,18 +63,71 @@ public static class TrainingSession
     /// <param name="sync">Gradient sync (single process when null).</param>
     /// <param name="stopAfterSteps">Test hook: stop like a crash after this many steps.</param>
     /// <param name="stop">Stops the run at the next step boundary with its position saved (SIGINT/SIGTERM in the CLI).</param>
+    /// <param name="replayRanks">Computes on this one process what this many ranks with --batch-size / replayRanks each
+    /// compute together (each rank's shard, augmentation and mixing; see <see cref="ReplayedRanksSource"/>).</param>
+    /// <remarks>With <paramref name="sync"/> null, a process started by <c>mpirun</c> as one of several joins the MPI
+    /// job (<see cref="DataParallel.FromEnvironment"/>) and finalises it at the end; only rank 0 reports progress.</remarks>
     public static TrainingResult Run(SessionKind kind, TrainingOptions options, ITrainingObserver? observer = null,
-        IGradientSync? sync = null, long? stopAfterSteps = null, CancellationToken stop = default)
+        IGradientSync? sync = null, long? stopAfterSteps = null, CancellationToken stop = default, int replayRanks = 1)
     {
         observer ??= NullTrainingObserver.Instance;
-        sync ??= SingleProcessGradientSync.Instance;
         Validate(kind, options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(replayRanks, 1);
+        var owned = sync is null ? DataParallel.FromEnvironment() : null;
+        sync ??= (IGradientSync?)owned ?? SingleProcessGradientSync.Instance;
+        if (replayRanks > 1 && (sync.WorldSize > 1 || options.BatchSize % replayRanks != 0))
+        {
+            throw new ArgumentException($"Replaying {replayRanks} ranks needs one process and a --batch-size divisible by {replayRanks} (got {options.BatchSize} on {sync.WorldSize}).");
+        }
+        var finalize = false;
+        try
+        {
+            var result = RunOn(kind, options, sync.IsMain ? observer : NullTrainingObserver.Instance, sync, stopAfterSteps, stop, replayRanks);
+            finalize = true;
+            return result;
+        }
+        catch (Exception e) when (e is NonFiniteLossException or TrainingInterruptedException or ReplicaMismatchException)
+        {
+            // Every rank stops at the same step for these, so every rank can finalise; after any other error a rank
+            // leaves without finalising (that would wait for the others) and mpirun ends the job.
+            finalize = true;
+            throw;
+        }
+        finally
+        {
+            if (finalize)
+            {
+                owned?.Dispose();
+            }
+        }
+    }
+
+    private static TrainingResult RunOn(SessionKind kind, TrainingOptions options, ITrainingObserver observer, IGradientSync sync,
+        long? stopAfterSteps, CancellationToken stop, int replayRanks)
+    {
         if (options.Threads > 0)
         {
             set_num_threads(options.Threads);
         }
+        var (lr, lrNote) = DataParallel.LearningRate(options, sync.WorldSize);
+        if (lrNote is not null)
+        {
+            options = options.Clone();
+            options.Lr = lr;
+            observer.OnMessage(lrNote);
+        }
         var device = TrainingDevice.Resolve(options.Device);
-        var data = DataSources.Open(options, sync.Rank, sync.WorldSize);
+        var data = replayRanks > 1
+            ? DataSources.Open(PerRank(options, replayRanks), 0, replayRanks)
+            : DataSources.Open(options, sync.Rank, sync.WorldSize, shardEval: sync.WorldSize > 1);
+        IBatchSource train = data.Train;
+        IBatchMixer? mixer = options.MixupActive && options.MixupProb > 0 ? new MixupBatchMixer(options, data.NumClasses, sync.Rank) : null;
+        if (replayRanks > 1)
+        {
+            var perRank = PerRank(options, replayRanks);
+            train = new ReplayedRanksSource([data.Train, .. Enumerable.Range(1, replayRanks - 1).Select(r => DataSources.Open(perRank, r, replayRanks).Train)]);
+            mixer = mixer is null ? null : new ReplayedRanksMixer([.. Enumerable.Range(0, replayRanks).Select(r => new MixupBatchMixer(options, data.NumClasses, r))]);
+        }
         var modelOptions = new ModelOptions(data.NumClasses, data.InputSize, options.DropPath, data.Channels);
 
         // The student's initial weights depend only on the seed (and the projector's on the same stream after it).
@@ -98,7 +151,7 @@ public static class TrainingSession
                 LabelSmoothing = options.Smoothing,
                 CreateEmaModel = () => ModelRegistry.Create(options.StudentModel, modelOptions),
                 Eval = data.Eval,
-                Mixer = options.MixupActive && options.MixupProb > 0 ? new MixupBatchMixer(options, data.NumClasses) : null,
+                Mixer = mixer,
                 Lr = options.Lr,
                 WeightDecay = options.WeightDecay,
                 OptEps = options.OptEps,
@@ -133,13 +186,14 @@ public static class TrainingSession
             var loop = new TrainingLoop<Batch>(new LoopSetup<Batch>
             {
                 Task = task,
-                Train = data.Train,
+                Train = train,
                 Options = resolved,
                 Sync = sync,
                 Observer = observer,
                 StopAfterSteps = stopAfterSteps,
                 Stop = stop,
-                EvalCount = data.Eval?.Count,
+                EvalCount = data.Eval is null ? null : EvalImages(data.Eval.Count, sync),
+                CombineEvaluation = sync.WorldSize > 1 ? local => ShardedClassificationMetrics.Combine(local, sync) : null,
                 Metadata = metadata,
             });
             var r = loop.Run();
@@ -150,6 +204,21 @@ public static class TrainingSession
         {
             student.Dispose();
         }
+    }
+
+    private static TrainingOptions PerRank(TrainingOptions options, int ranks)
+    {
+        var o = options.Clone();
+        o.BatchSize = options.BatchSize / ranks;
+        return o;
+    }
+
+    // The whole evaluation set's size (each rank holds a shard of it).
+    private static int EvalImages(int shard, IGradientSync sync)
+    {
+        Span<long> count = [shard];
+        sync.AllReduceSum(count);
+        return checked((int)count[0]);
     }
 
     /// <summary>
@@ -182,7 +251,8 @@ public static class TrainingSession
             lines.Add($"loss terms: {string.Join(" + ", task.Distiller.Terms.Select(t => t.Weight == 1 ? t.Name : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{t.Weight}*{t.Name}")))}" +
                 $"{string.Concat(task.Distiller.Projectors.Select(kv => $"; {kv.Key} {kv.Value.GetType().Name} {kv.Value.InFeatures}->{kv.Value.OutFeatures}"))}");
         }
-        lines.Add($"data {data.Spec}: {data.Train.Count} training images ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images, {data.NumClasses} classes");
+        var perRank = sync.WorldSize > 1 ? " per rank" : "";
+        lines.Add($"data {data.Spec}: {data.Train.Count} training images{perRank} ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images{perRank}, {data.NumClasses} classes");
         lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}; " +
             $"{o.Opt} lr {o.Lr.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)} per {o.ScheduleUnit}, {o.Epochs} epochs");
         return lines;
