@@ -89,13 +89,11 @@ internal sealed unsafe class OpenMpiLibrary
             {
                 return _loaded;
             }
-            var candidates = new List<string>();
+            // A library named by the user is the only one tried: silently falling back to another would hide the mistake.
             var explicitPath = Environment.GetEnvironmentVariable(LibraryVariable);
-            if (!string.IsNullOrEmpty(explicitPath))
-            {
-                candidates.Add(explicitPath);
-            }
-            candidates.AddRange(["libmpi.so.40", "libmpi.so", "/usr/lib/x86_64-linux-gnu/libmpi.so.40", "/usr/lib64/openmpi/lib/libmpi.so.40"]);
+            string[] candidates = string.IsNullOrEmpty(explicitPath)
+                ? ["libmpi.so.40", "libmpi.so", "/usr/lib/x86_64-linux-gnu/libmpi.so.40", "/usr/lib64/openmpi/lib/libmpi.so.40"]
+                : [explicitPath];
             var errors = new List<string>();
             foreach (var candidate in candidates)
             {
@@ -139,7 +137,10 @@ internal sealed unsafe class OpenMpiLibrary
             var handle = DlOpen(file, RtldNow | RtldGlobal);
             if (handle == 0)
             {
-                error = Marshal.PtrToStringUTF8(DlError()) ?? "not found";
+                // The runtime may clear dlerror's message before it is read, hence the fallbacks.
+                error = Marshal.PtrToStringUTF8(DlError()) is { Length: > 0 } message ? message
+                    : file.Contains('/', StringComparison.Ordinal) && !File.Exists(file) ? "no such file"
+                    : "not found or not loadable";
             }
             return handle;
         }

@@ -73,6 +73,14 @@ public sealed class LaunchSettings : CommandSettings
     [CommandOption("--mpirun <PATH>"), Description("The mpirun to use (default: mpirun on PATH).")]
     public string? Mpirun { get; set; }
 
+    /// <summary>--check-mpi.</summary>
+    [CommandOption("--check-mpi"), Description("Instead of a command, check the job's wiring and time allreduces of 4 KB, 1 MB and 25 MB on every rank.")]
+    public bool? CheckMpi { get; set; }
+
+    /// <summary>--mpi-check-rank: what each rank of --check-mpi runs (alone, without mpirun: a one-rank job).</summary>
+    [CommandOption("--mpi-check-rank", IsHidden = true)]
+    public bool? MpiCheckRank { get; set; }
+
     /// <summary>--dry-run.</summary>
     [CommandOption("--dry-run"), Description("Print the mpirun command instead of running it.")]
     public bool? DryRun { get; set; }
@@ -136,6 +144,8 @@ public sealed class LaunchCommand : Command<LaunchSettings>
         ["--bucket-mb"] = true,
         ["--mpirun"] = true,
         ["--dry-run"] = false,
+        ["--check-mpi"] = false,
+        ["--mpi-check-rank"] = false,
         ["-h"] = false,
         ["--help"] = false,
     };
@@ -170,7 +180,11 @@ public sealed class LaunchCommand : Command<LaunchSettings>
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(settings);
-        var command = TranslateCommand([.. context.Remaining.Raw]);
+        if (settings.MpiCheckRank == true)
+        {
+            return CheckRank(settings.Timeout);
+        }
+        var command = settings.CheckMpi == true ? ["launch", "--mpi-check-rank"] : TranslateCommand([.. context.Remaining.Raw]);
         if (settings.NodeRank is > 0)
         {
             throw new ArgumentException("--node_rank: mpirun starts the ranks of every node from one place, so run vkd launch once, on the first node, with --hostfile listing all nodes.");
@@ -191,7 +205,7 @@ public sealed class LaunchCommand : Command<LaunchSettings>
             CliConsole.Warn("vkd eval runs in one process (its result does not depend on the number of ranks); launching 1 rank.");
             perNode = nodes = 1;
         }
-        if (!command.Skip(1).Any(a => a == "--threads" || a.StartsWith("--threads=", StringComparison.Ordinal)))
+        if (command[0] != "launch" && !command.Skip(1).Any(a => a == "--threads" || a.StartsWith("--threads=", StringComparison.Ordinal)))
         {
             command.AddRange(["--threads", threads.ToString(CultureInfo.InvariantCulture)]);
         }
@@ -269,6 +283,21 @@ public sealed class LaunchCommand : Command<LaunchSettings>
             throw new ArgumentException($"vkd launch runs distill, train or eval (or the reference's main_distributed.py), not '{rest[0]}'.");
         }
         return rest;
+    }
+
+    private static int CheckRank(double? timeoutSeconds)
+    {
+        using var comm = MpiCommunicator.World(timeoutSeconds is > 0 ? TimeSpan.FromSeconds(timeoutSeconds.Value) : null);
+        var report = MpiSelfCheck.Run(comm);
+        if (comm.Rank == 0)
+        {
+            CliConsole.Line($"libmpi: {comm.LibraryPath}; rank 0 on {comm.ProcessorName}.");
+            foreach (var line in report.Describe())
+            {
+                CliConsole.Line(line);
+            }
+        }
+        return report.Correct ? 0 : 1;
     }
 
     // How this very program is started again on every rank: its apphost, or dotnet with its assembly.
