@@ -205,7 +205,14 @@ public sealed class LaunchCommand : Command<LaunchSettings>
             CliConsole.Warn("vkd eval runs in one process (its result does not depend on the number of ranks); launching 1 rank.");
             perNode = nodes = 1;
         }
-        if (command[0] != "launch" && !command.Skip(1).Any(a => a == "--threads" || a.StartsWith("--threads=", StringComparison.Ordinal)))
+        var given = command.FindIndex(a => a == "--threads" || a.StartsWith("--threads=", StringComparison.Ordinal));
+        if (given > 0)
+        {
+            // The command's own --threads wins; the ranks' OpenMP pools follow it.
+            var value = command[given].Contains('=', StringComparison.Ordinal) ? command[given].Split('=', 2)[1] : command.ElementAtOrDefault(given + 1);
+            threads = int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) && t > 0 ? t : threads;
+        }
+        else if (command[0] != "launch")
         {
             command.AddRange(["--threads", threads.ToString(CultureInfo.InvariantCulture)]);
         }

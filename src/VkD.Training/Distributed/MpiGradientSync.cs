@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -134,6 +135,17 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
         {
             _syncWatch.Stop();
         }
+    }
+
+    /// <summary>One line on the gradient exchange of a run of <paramref name="steps"/> steps in
+    /// <paramref name="seconds"/>: time per step and its share, messages and megabytes per step.</summary>
+    public string Describe(long steps, double seconds)
+    {
+        var perStep = Math.Max(1, steps);
+        var ms = GradientSyncTime.TotalMilliseconds / perStep;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"gradient allreduce on rank {Rank}: {ms:F1} ms per step ({100 * GradientSyncTime.TotalSeconds / seconds:F1}% of the run), " +
+            $"{(double)GradientMessages / perStep:F1} message(s) of {GradientBytes / 1048576.0 / perStep:F2} MB per step over {WorldSize} ranks");
     }
 
     /// <inheritdoc />

@@ -197,6 +197,10 @@ public static class TrainingSession
                 Metadata = metadata,
             });
             var r = loop.Run();
+            if (sync is MpiGradientSync mpi && mpi.GradientSyncCalls > 0 && r.Seconds > 0)
+            {
+                observer.OnMessage(mpi.Describe(r.Steps, r.Seconds));
+            }
             return new TrainingResult(r.Completed, r.EpochsDone, ClassificationTask.ToEvalMetrics(r.Final), ClassificationTask.ToEvalMetrics(r.Best),
                 r.BestEpoch, ClassificationTask.ToEvalMetrics(r.FinalEma), r.Seconds, r.Steps);
         }

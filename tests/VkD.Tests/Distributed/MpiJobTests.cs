@@ -252,6 +252,40 @@ public sealed class MpiJobTests : IClassFixture<MpiJobTests.TwoRankDistillation>
     }
 
     [SkippableFact]
+    public void Two_namespaces_joined_by_tcp_run_the_same_job_as_one_machine()
+    {
+        Skip.If(MpiJobs.MissingMpirun is not null, MpiJobs.MissingMpirun);
+        Skip.IfNot(OperatingSystem.IsLinux(), "network namespaces are Linux's");
+        var (pair, why) = NamespacePair.TryCreate(_dir);
+        Skip.If(pair is null, why);
+        using (pair)
+        {
+            var (code, output) = pair!.RunVkd(["launch", .. pair.LaunchFlags, "--check-mpi"], 180);
+            _log.WriteLine(output);
+            Assert.True(code == 0, output);
+            Assert.Contains("MPI check: 2 rank(s) on 2 host(s); sums, broadcast and barrier correct on every rank", output);
+
+            // The shared 2-rank distillation again, one rank per "node": the sums cross the veth link over TCP.
+            _run.Ensure();
+            var outDir = Path.Combine(_dir, "two-nodes");
+            (code, output) = pair.RunVkd(
+            [
+                "launch", .. pair.LaunchFlags, "--check-sync", "1", "--",
+                "distill", .. MpiJobs.DistillFlags(_run.Teacher, TwoRankDistillation.TrainImages, TwoRankDistillation.EvalImages, epochs: 1),
+                "--batch-size", TwoRankDistillation.PerRankBatch.ToString(CultureInfo.InvariantCulture), "--output-dir", outDir,
+            ]);
+            _log.WriteLine(output);
+            Assert.True(code == 0, output);
+            var a = Path.Combine(_run.Output, RunFiles.LatestCheckpoint);
+            var b = Path.Combine(outDir, RunFiles.LatestCheckpoint);
+            var student = MpiJobs.MaxDifference(a, b, "student");
+            Assert.True(student.Max < 1e-6, $"over TCP the student differs by {student.Max} at {student.Key}");
+            Assert.Equal(File.ReadAllText(Path.Combine(_run.Output, RunFiles.EpochsCsv)).Split('\n')[1].Split(',')[2],
+                File.ReadAllText(Path.Combine(outDir, RunFiles.EpochsCsv)).Split('\n')[1].Split(',')[2]);
+        }
+    }
+
+    [SkippableFact]
     public void The_mpi_check_runs_alone_as_a_one_rank_job_and_under_mpirun_on_every_rank()
     {
         Skip.If(MpiJobs.MissingMpirun is not null, MpiJobs.MissingMpirun);
