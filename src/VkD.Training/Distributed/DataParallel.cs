@@ -25,14 +25,14 @@ public static class DataParallel
     public const string ScaleLrVariable = "VKD_SCALE_LR";
 
     /// <summary>The sync for this process: MPI when <c>mpirun</c> started several processes, else null.</summary>
-    /// <exception cref="MpiException">Several processes were launched but MPI cannot be loaded or initialised.</exception>
-    /// <exception cref="NotSupportedException">An MPICH-style launcher started several processes.</exception>
+    /// <exception cref="MpiException">Several processes were launched but MPI cannot be loaded or initialised, or an
+    /// MPICH-style launcher started them.</exception>
     public static MpiGradientSync? FromEnvironment()
     {
         if (MpiProcessEnvironment.IsOtherMpiLauncher)
         {
-            throw new NotSupportedException("This process was started by an MPICH-style launcher (PMI_SIZE is set); VkD.NET's MPI binding speaks " +
-                "Open MPI only. Launch with Open MPI's mpirun (vkd launch does).");
+            throw new MpiException("launch", -1, 0, "This process was started by an MPICH-style launcher (PMI_SIZE is set); VkD.NET's MPI binding " +
+                "speaks Open MPI only. Launch with Open MPI's mpirun (vkd launch does).");
         }
         if (!MpiProcessEnvironment.IsMultiProcess)
         {

@@ -25,6 +25,7 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
     private readonly MpiCommunicator _comm;
     private readonly long _bucketElements;
     private readonly Stopwatch _syncWatch = new();
+    private readonly Stopwatch _meetWatch = new();
     private Tensor? _bucket;
     private bool _disposed;
 
@@ -61,6 +62,10 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
     /// <summary>Wall time spent in <see cref="AllReduceGradients"/> (copies included), for benchmarks.</summary>
     public TimeSpan GradientSyncTime => _syncWatch.Elapsed;
 
+    /// <summary>Part of <see cref="GradientSyncTime"/> spent in the first, tiny message of each call, where the ranks
+    /// meet: mostly waiting for the slowest rank to finish its backward pass.</summary>
+    public TimeSpan MeetTime => _meetWatch.Elapsed;
+
     /// <summary>Calls of <see cref="AllReduceGradients"/>.</summary>
     public long GradientSyncCalls { get; private set; }
 
@@ -96,7 +101,9 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
             {
                 flags[i] = grads[i] is null ? 0f : 1f;
             }
+            _meetWatch.Start();
             _comm.AllReduceSum(flags);
+            _meetWatch.Stop();
             CheckPresence(flags);
             var bucket = Bucket();
             var pending = new List<(Tensor Grad, long Offset)>();
@@ -143,9 +150,11 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
     {
         var perStep = Math.Max(1, steps);
         var ms = GradientSyncTime.TotalMilliseconds / perStep;
+        var meet = MeetTime.TotalMilliseconds / perStep;
         return string.Create(CultureInfo.InvariantCulture,
-            $"gradient allreduce on rank {Rank}: {ms:F1} ms per step ({100 * GradientSyncTime.TotalSeconds / seconds:F1}% of the run), " +
-            $"{(double)GradientMessages / perStep:F1} message(s) of {GradientBytes / 1048576.0 / perStep:F2} MB per step over {WorldSize} ranks");
+            $"gradient allreduce on rank {Rank}: {ms:F1} ms per step ({100 * GradientSyncTime.TotalSeconds / seconds:F1}% of the run): " +
+            $"{meet:F1} ms waiting for the slowest rank, {ms - meet:F1} ms moving {(double)GradientMessages / perStep:F1} message(s) of " +
+            $"{GradientBytes / 1048576.0 / perStep:F2} MB over {WorldSize} ranks");
     }
 
     /// <inheritdoc />
