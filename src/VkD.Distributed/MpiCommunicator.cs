@@ -7,7 +7,8 @@ namespace VkD.Distributed;
 /// <c>MPI_COMM_WORLD</c> of this process: initialisation, rank and size, in-place sums, broadcast, barrier and abort,
 /// over Open MPI's C API. A failed call throws <see cref="MpiException"/> naming the call and the rank (errors are set
 /// to return rather than abort, so the message is ours). A process started without <c>mpirun</c> is a singleton job of
-/// size 1. A collective that has not completed after <see cref="CollectiveTimeout"/> ends the process with a message
+/// size 1. MPI lives as long as the process (it cannot be initialised twice), see <see cref="FinalizeAtExit"/>. A
+/// collective that has not completed after <see cref="CollectiveTimeout"/> ends the process with a message
 /// naming the call and the rank, so a job never hangs forever on a stuck or unreachable peer.
 /// </summary>
 public sealed unsafe class MpiCommunicator : IDisposable
@@ -43,7 +44,19 @@ public sealed unsafe class MpiCommunicator : IDisposable
         ProcessorName = lib.ProcessorName(name, &length) == 0 ? Encoding.UTF8.GetString(name, length) : Environment.MachineName;
         CollectiveTimeout = collectiveTimeout;
         _watchdog = new CollectiveWatchdog(collectiveTimeout, OnTimeout);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            if (FinalizeAtExit)
+            {
+                Dispose();
+            }
+        };
     }
+
+    /// <summary>Whether MPI is finalised when the process exits. Set it after work every rank finished alike; leave it
+    /// false after a failure of this rank alone: MPI_Finalize waits for every rank, and a rank that leaves without it
+    /// makes mpirun end the whole job, which is what a failure should do.</summary>
+    public bool FinalizeAtExit { get; set; }
 
     /// <summary>This process's rank in <c>MPI_COMM_WORLD</c>.</summary>
     public int Rank { get; }

@@ -265,7 +265,7 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
         }
     }
 
-    /// <summary>Finalises MPI.</summary>
+    /// <summary>Frees the bucket; MPI itself stays up for the process (see <see cref="MpiCommunicator.FinalizeAtExit"/>).</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -274,7 +274,6 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
         }
         _disposed = true;
         _bucket?.Dispose();
-        _comm.Dispose();
     }
 
     private void Flush(Tensor bucket, long used, List<(Tensor Grad, long Offset)> pending)

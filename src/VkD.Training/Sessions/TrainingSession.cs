@@ -66,7 +66,8 @@ public static class TrainingSession
     /// <param name="replayRanks">Computes on this one process what this many ranks with --batch-size / replayRanks each
     /// compute together (each rank's shard, augmentation and mixing; see <see cref="ReplayedRanksSource"/>).</param>
     /// <remarks>With <paramref name="sync"/> null, a process started by <c>mpirun</c> as one of several joins the MPI
-    /// job (<see cref="DataParallel.FromEnvironment"/>) and finalises it at the end; only rank 0 reports progress.</remarks>
+    /// job (<see cref="DataParallel.FromEnvironment"/>; MPI is finalised at process exit when the run ended alike on
+    /// every rank); only rank 0 reports progress.</remarks>
     public static TrainingResult Run(SessionKind kind, TrainingOptions options, ITrainingObserver? observer = null,
         IGradientSync? sync = null, long? stopAfterSteps = null, CancellationToken stop = default, int replayRanks = 1)
     {
@@ -79,26 +80,26 @@ public static class TrainingSession
         {
             throw new ArgumentException($"Replaying {replayRanks} ranks needs one process and a --batch-size divisible by {replayRanks} (got {options.BatchSize} on {sync.WorldSize}).");
         }
-        var finalize = false;
+        if (owned is not null)
+        {
+            owned.Communicator.FinalizeAtExit = false;
+        }
         try
         {
             var result = RunOn(kind, options, sync.IsMain ? observer : NullTrainingObserver.Instance, sync, stopAfterSteps, stop, replayRanks);
-            finalize = true;
+            owned?.Communicator.FinalizeAtExit = true;
             return result;
         }
         catch (Exception e) when (e is NonFiniteLossException or TrainingInterruptedException or ReplicaMismatchException)
         {
             // Every rank stops at the same step for these, so every rank can finalise; after any other error a rank
             // leaves without finalising (that would wait for the others) and mpirun ends the job.
-            finalize = true;
+            owned?.Communicator.FinalizeAtExit = true;
             throw;
         }
         finally
         {
-            if (finalize)
-            {
-                owned?.Dispose();
-            }
+            owned?.Dispose();
         }
     }
 

@@ -286,6 +286,25 @@ public sealed class MpiJobTests : IClassFixture<MpiJobTests.TwoRankDistillation>
     }
 
     [SkippableFact]
+    public void A_diverging_run_stops_every_rank_at_the_same_step_with_the_divergence_exit_code()
+    {
+        Skip.If(MpiJobs.MissingMpirun is not null, MpiJobs.MissingMpirun);
+        var (code, output) = MpiJobs.Run(
+        [
+            "launch", "--nproc_per_node", "2", "--", "train", "--model", "resnet8", "--data-set", "fashion-mnist", "--data-path", TrainingTestData.DataPath,
+            "--train-subset", "192", "--eval-subset", "96", "--batch-size", "16", "--epochs", "1", "--mixup", "0", "--cutmix", "0", "--num-workers", "0",
+            "--threads", "1", "--lr", "1e6", "--output-dir", Path.Combine(_dir, "diverged"),
+        ], 300);
+        _log.WriteLine(output);
+        Assert.Equal(VkD.Cli.Program.TrainingDiverged, code);
+        var rank0 = output.Split('\n').Single(l => l.StartsWith("error: Training diverged", StringComparison.Ordinal));
+        var rank1 = output.Split('\n').Single(l => l.StartsWith("[rank 1] error: Training diverged", StringComparison.Ordinal));
+        // Both name the same step (the loss is reduced before anyone decides).
+        Assert.Equal(rank0[..rank0.IndexOf(':', 7)], rank1["[rank 1] ".Length..][..rank0.IndexOf(':', 7)]);
+        Assert.Contains("of 2", rank0);
+    }
+
+    [SkippableFact]
     public void The_mpi_check_runs_alone_as_a_one_rank_job_and_under_mpirun_on_every_rank()
     {
         Skip.If(MpiJobs.MissingMpirun is not null, MpiJobs.MissingMpirun);
