@@ -245,6 +245,39 @@ public sealed class MpiJobTests : IClassFixture<MpiJobTests.TwoRankDistillation>
         }
     }
 
+    [SkippableFact]
+    public void A_rank_that_hangs_ends_the_job_after_the_collective_timeout_naming_the_waiting_rank()
+    {
+        Skip.If(MpiJobs.MissingMpirun is not null, MpiJobs.MissingMpirun);
+        var outDir = Path.Combine(_dir, "hung");
+        using var job = MpiJobs.Start(
+        [
+            "launch", "--nproc_per_node", "2", "--timeout", "10", "--", "train", "--model", "resnet8", "--data-set", "fashion-mnist",
+            "--data-path", TrainingTestData.DataPath, "--train-subset", "192", "--eval-subset", "96", "--epochs", "50", "--mixup", "0",
+            "--cutmix", "0", "--num-workers", "0", "--batch-size", "16", "--threads", "1", "--output-dir", outDir,
+        ]);
+        var log = Path.Combine(outDir, RunFiles.IterationsCsv);
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while ((!File.Exists(log) || File.ReadAllLines(log).Length < 3) && !job.Process.HasExited && waited.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            Thread.Sleep(50);
+        }
+        Assert.False(job.Process.HasExited, $"the job ended early:\n{job.Output}");
+        var rank1 = job.RankPid(1);
+        Assert.True(rank1 is not null, job.Output);
+        // SIGSTOP: rank 1 neither works nor dies, so mpirun sees nothing wrong; only rank 0's watchdog can end the job.
+        using (var stop = System.Diagnostics.Process.Start("kill", ["-STOP", rank1.Value.ToString(CultureInfo.InvariantCulture)]))
+        {
+            stop.WaitForExit();
+        }
+        Assert.True(job.Process.WaitForExit(180_000), $"the job did not end after rank 1 hung:\n{job.Output}");
+        job.Process.WaitForExit();
+        _log.WriteLine($"exit code {job.Process.ExitCode}; output:\n{job.Output}");
+        Assert.Equal(VkD.Distributed.MpiCommunicator.TimeoutExitCode, job.Process.ExitCode);
+        Assert.Contains("rank 0 of 2 on ", job.Output);
+        Assert.Contains("has not completed after 10 s (collective timeout)", job.Output);
+    }
+
     private static (long Epoch, long Batch) SavedPosition(string checkpoint)
     {
         using var ckpt = CheckpointReader.Read(checkpoint);
