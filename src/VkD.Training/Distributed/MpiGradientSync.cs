@@ -105,7 +105,7 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
             _comm.AllReduceSum(flags);
             _meetWatch.Stop();
             CheckPresence(flags);
-            var bucket = Bucket();
+            var bucket = Bucket(grads.Sum(g => g is null || g.numel() > _bucketElements ? 0 : g.numel()));
             var pending = new List<(Tensor Grad, long Offset)>();
             long offset = 0;
             foreach (var g in grads)
@@ -126,7 +126,7 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
                 {
                     throw new NotSupportedException($"A non-contiguous gradient of {n} elements does not fit a {BucketBytes}-byte bucket.");
                 }
-                if (offset + n > _bucketElements)
+                if (offset + n > bucket.numel())
                 {
                     Flush(bucket, offset, pending);
                     offset = 0;
@@ -291,10 +291,16 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
         pending.Clear();
     }
 
-    private Tensor Bucket()
+    // No larger than the gradients need (a small model does not hold 25 MB for nothing); kept across steps, outside
+    // every dispose scope (the loop's step scope would free it).
+    private Tensor Bucket(long needed)
     {
-        // Kept across steps, outside every dispose scope (the loop's step scope would free it).
-        _bucket ??= zeros(_bucketElements, ScalarType.Float32).DetachFromDisposeScope();
+        var size = Math.Max(1, Math.Min(_bucketElements, needed));
+        if (_bucket is null || _bucket.numel() < size)
+        {
+            _bucket?.Dispose();
+            _bucket = zeros(size, ScalarType.Float32).DetachFromDisposeScope();
+        }
         return _bucket;
     }
 

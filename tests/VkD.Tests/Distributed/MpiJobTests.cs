@@ -125,6 +125,28 @@ public sealed class MpiJobTests : IClassFixture<MpiJobTests.TwoRankDistillation>
     }
 
     [SkippableFact]
+    public void Gradients_split_over_many_small_buckets_and_in_place_tensors_average_to_the_same_weights()
+    {
+        Skip.If(MpiJobs.MissingMpirun is not null, MpiJobs.MissingMpirun);
+        _run.Ensure();
+        // 16 KB buckets: the 1.2M-parameter student's gradients take ~30 messages instead of 1, and every tensor over 4096
+        // elements is reduced where it lies instead of through a bucket.
+        var outDir = Path.Combine(_dir, "small-buckets");
+        var (code, output) = MpiJobs.Run(
+        [
+            "launch", "--nproc_per_node", "2", "--bucket-mb", "0.015625", "--",
+            "distill", .. MpiJobs.DistillFlags(_run.Teacher, TwoRankDistillation.TrainImages, TwoRankDistillation.EvalImages, epochs: 1),
+            "--batch-size", TwoRankDistillation.PerRankBatch.ToString(CultureInfo.InvariantCulture), "--output-dir", outDir,
+        ]);
+        Assert.True(code == 0, output);
+        var messages = System.Text.RegularExpressions.Regex.Match(output, @"moving ([0-9.]+) message\(s\)");
+        Assert.True(messages.Success, output);
+        Assert.True(double.Parse(messages.Groups[1].Value, CultureInfo.InvariantCulture) >= 20, output);
+        var student = MpiJobs.MaxDifference(Path.Combine(_run.Output, RunFiles.LatestCheckpoint), Path.Combine(outDir, RunFiles.LatestCheckpoint), "student");
+        Assert.True(student.Max == 0, $"the bucket layout changed the weights by {student.Max} at {student.Key}");
+    }
+
+    [SkippableFact]
     public void Sharded_evaluation_gives_exactly_the_single_process_top1_and_top5()
     {
         Skip.If(MpiJobs.MissingMpirun is not null, MpiJobs.MissingMpirun);
