@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 
@@ -217,8 +218,8 @@ public sealed unsafe class MpiCommunicator : IDisposable
 
     private void OnTimeout(string call, TimeSpan waited)
     {
-        var line = $"vkd: {Describe()}: {call} has not completed after {waited.TotalSeconds:F0} s (collective timeout); another rank is " +
-            "stuck, gone or unreachable. Ending the job.";
+        var line = string.Create(CultureInfo.InvariantCulture, $"vkd: {Describe()}: {call} has not completed in {CollectiveTimeout.TotalSeconds:G} s " +
+            $"(the collective timeout; waited {waited.TotalSeconds:F1} s); another rank is stuck, gone or unreachable. Ending the job.");
         try
         {
             Console.Error.WriteLine(line);

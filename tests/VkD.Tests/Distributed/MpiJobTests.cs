@@ -297,7 +297,7 @@ public sealed class MpiJobTests : IClassFixture<MpiJobTests.TwoRankDistillation>
         _log.WriteLine($"exit code {job.Process.ExitCode}; output:\n{job.Output}");
         Assert.Equal(VkD.Distributed.MpiCommunicator.TimeoutExitCode, job.Process.ExitCode);
         Assert.Contains("rank 0 of 2 on ", job.Output);
-        Assert.Contains("has not completed after 10 s (collective timeout)", job.Output);
+        Assert.Contains("has not completed in 10 s (the collective timeout", job.Output);
     }
 
     private static (long Epoch, long Batch) SavedPosition(string checkpoint)
