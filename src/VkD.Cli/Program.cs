@@ -27,6 +27,11 @@ public static class Program
         {
             CliConsole.Current = console;
         }
+        else
+        {
+            VkD.Distributed.RankConsole.QuietUnlessMain(); // ranks other than 0 of an mpirun job print errors only
+        }
+        args = LaunchCommand.InsertSeparator(args);
         Commands.OnnxTeacherWiring.Register(); // onnx: and ort: teacher kinds for vkd distill (ONNX part)
         var app = new CommandApp();
         app.Configure(config =>
@@ -51,6 +56,8 @@ public static class Program
                 detect.AddCommand<Commands.DetectVidtPredictCommand>("predict").WithDescription("Draw a ViDT checkpoint's boxes, labels and scores on images (PNG).");
             });
             config.AddCommand<Commands.ExportCommand>("export").WithDescription("Export a zoo model with trained weights to ONNX.");
+            config.AddCommand<LaunchCommand>("launch")
+                .WithDescription("Run distill/train as a data-parallel job under Open MPI's mpirun (reference: torch.distributed.launch --nproc_per_node=N).");
         });
         try
         {
@@ -65,6 +72,11 @@ public static class Program
         {
             CliConsole.Error(e.Message);
             return TrainingDiverged;
+        }
+        catch (Exception e) when (e is VkD.Distributed.MpiException or VkD.Training.Distributed.ReplicaMismatchException)
+        {
+            CliConsole.Error(e.Message);
+            return 1;
         }
         catch (Exception e) when (IsUserError(e))
         {

@@ -1,11 +1,12 @@
 using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace VkD.Training.Distributed;
 
 /// <summary>
 /// The seam where data parallelism plugs in: called after backward and before clipping and the optimiser step, it
 /// must leave every replica with the same (averaged) gradients. Rank and world size drive the loader's sharding and
-/// rank-0-only output.
+/// rank-0-only output. The members with default bodies are the single-process behaviour (nothing to exchange).
 /// </summary>
 public interface IGradientSync
 {
@@ -23,6 +24,32 @@ public interface IGradientSync
 
     /// <summary>Averages a scalar (e.g. an accuracy) over all processes.</summary>
     double AllReduceMean(double value);
+
+    /// <summary>Sums <paramref name="values"/> over all processes, in place (step losses, flags).</summary>
+    void AllReduceSum(Span<double> values)
+    {
+    }
+
+    /// <summary>Sums <paramref name="values"/> over all processes, in place and exactly (counts).</summary>
+    void AllReduceSum(Span<long> values)
+    {
+    }
+
+    /// <summary>Overwrites <paramref name="tensors"/> (CPU, contiguous) on every rank with rank 0's values.</summary>
+    void BroadcastFromMain(IReadOnlyList<Tensor> tensors)
+    {
+    }
+
+    /// <summary>Returns when every process has called it.</summary>
+    void Barrier()
+    {
+    }
+
+    /// <summary>Called after every optimiser step with the parameters it updated; a debug implementation compares
+    /// the replicas' weights there and throws when they differ.</summary>
+    void AfterStep(long step, IReadOnlyList<Parameter> parameters)
+    {
+    }
 }
 
 /// <summary>The single-process case: nothing to synchronise.</summary>

@@ -48,6 +48,10 @@ public sealed class LoopSetup<TBatch> where TBatch : IDisposable
 
     /// <summary>Extra facts for the summary and checkpoints (command, teacher name, dataset...).</summary>
     public IReadOnlyDictionary<string, object?> Metadata { get; init; } = new Dictionary<string, object?>();
+
+    /// <summary>Turns the metrics a rank measured on its shard of the evaluation set into the whole set's (every rank
+    /// calls it); null when every process evaluates the whole set.</summary>
+    public Func<MetricSet, MetricSet>? CombineEvaluation { get; init; }
 }
 
 /// <summary>Outcome of <see cref="TrainingLoop{TBatch}.Run"/>.</summary>
@@ -132,10 +136,21 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
             PrepareFolder(outDir, resuming: !string.IsNullOrEmpty(o.Resume));
         }
         var state = new RunState();
+        // Rank 0 may have just promoted a pending checkpoint: the others look for it afterwards.
+        _s.Sync.Barrier();
         var resumePath = ResolveResume(o);
+        if (StepAgreement.Count(_s.Sync, resumePath is not null) is var seeing && seeing > 0 && seeing < _s.Sync.WorldSize)
+        {
+            throw new InvalidDataException($"--resume: {seeing} of {_s.Sync.WorldSize} ranks found a checkpoint to resume from (rank {_s.Sync.Rank}: " +
+                $"{resumePath ?? "none"}); every rank must see the same output folder (shared storage, same path).");
+        }
         if (resumePath is not null)
         {
             state = TrainingCheckpoint.Restore(resumePath, parts, task.Optimizers);
+            if (GlobalDataPosition.SamplesPerStep(resumePath) is long saved)
+            {
+                state.NextBatch = GlobalDataPosition.ToStep(state.NextBatch, saved, (long)o.BatchSize * _s.Sync.WorldSize, state.NextEpoch, resumePath);
+            }
             if (state.NextEpoch > o.Epochs || state.NextBatch >= ipe || (state.NextEpoch == o.Epochs && state.NextBatch != 0))
             {
                 // Printed 1-based like the progress lines (files keep the reference's 0-based epoch index).
@@ -147,6 +162,11 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
             {
                 RepairEpochFiles(outDir, resumePath, state);
             }
+        }
+        if (_s.Sync.WorldSize > 1)
+        {
+            // Every replica starts from rank 0's weights and buffers (the projector and the EMA copy included).
+            _s.Sync.BroadcastFromMain([.. parts.SelectMany(p => p.Modules).SelectMany(m => m.parameters().Cast<Tensor>().Concat(m.buffers())).Distinct()]);
         }
 
         var termNames = task.TermNames;
@@ -175,6 +195,10 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         MetricSet? final = state.LastEval, finalEma = null;
         var phaseParameters = task.Optimizers.Select(x => x.Optimizer.Parameters).ToArray();
         var values = new double[termNames.Count];
+        var agreement = new StepAgreement(_s.Sync, termNames.Count);
+        var phaseTerms = new List<int>(termNames.Count);
+        // Each rank draws its own dropout and drop-path masks (the reference seeds each rank with seed + rank).
+        var rankSeed = _s.Sync.Rank == 0 ? o.Seed : o.Seed ^ (_s.Sync.Rank * 0x5851F42D4C957F2DL);
         _s.Observer.OnStart(o.Epochs, ipe, state.NextEpoch, state.NextBatch);
         try
         {
@@ -190,12 +214,13 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                     var step = (long)epoch * ipe + iteration;
                     double lr = 0, total = 0;
                     int examples;
+                    var stopNow = false;
                     Array.Clear(values);
                     using (batch)
                     using (var scope = NewDisposeScope())
                     {
-                        random.manual_seed(TrainingLoop.StepSeed(o.Seed, step));
-                        examples = task.BatchSize(batch);
+                        random.manual_seed(TrainingLoop.StepSeed(rankSeed, step));
+                        examples = task.BatchSize(batch) * _s.Sync.WorldSize;
                         var context = new StepContext(epoch, iteration, step, o.Seed);
                         lr = LrAt(step);
                         for (var phase = 0; phase < task.Optimizers.Count; phase++)
@@ -204,11 +229,23 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                             using var terms = task.ComputeLoss(phase, batch, context);
                             var phaseTotal = terms.Total.ToDouble();
                             var finite = double.IsFinite(phaseTotal);
+                            phaseTerms.Clear();
                             foreach (var (name, value) in terms.Terms)
                             {
                                 var index = IndexOf(termNames, name);
                                 values[index] = value.ToDouble();
                                 finite &= double.IsFinite(values[index]);
+                                phaseTerms.Add(index);
+                            }
+                            string? ranksCause = null;
+                            if (_s.Sync.WorldSize > 1)
+                            {
+                                // Logged values become the global batch's; a non-finite loss or a stop request on any
+                                // rank stops every rank at this same step.
+                                agreement.Reduce(values, phaseTerms, ref phaseTotal, finite, phase == 0 && _s.Stop.IsCancellationRequested);
+                                stopNow |= agreement.Stop;
+                                finite = agreement.NonFiniteRanks.Count == 0;
+                                ranksCause = finite ? null : $"the loss was not finite on rank(s) {string.Join(", ", agreement.NonFiniteRanks)} of {_s.Sync.WorldSize}";
                             }
                             total += phaseTotal;
                             if (!finite)
@@ -219,7 +256,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                                     components[termNames[i]] = values[i];
                                 }
                                 components["total"] = total;
-                                throw new NonFiniteLossException(epoch, iteration, step, components);
+                                throw new NonFiniteLossException(epoch, iteration, step, components, ranksCause);
                             }
                             slot.Optimizer.LearningRate = slot.LrScale == 1.0 ? lr : lr * slot.LrScale;
                             slot.Optimizer.ZeroGrad();
@@ -230,6 +267,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                                 nn.utils.clip_grad_norm_(phaseParameters[phase], o.ClipGrad);
                             }
                             slot.Optimizer.Step();
+                            _s.Sync.AfterStep(step, phaseParameters[phase]);
                             if (!AllFinite(phaseParameters[phase]))
                             {
                                 var components = termNames.Select((n, i) => (n, values[i])).ToDictionary(x => x.n, x => x.Item2, StringComparer.Ordinal);
@@ -265,7 +303,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                         SaveCheckpoint(outDir, RunFiles.LatestCheckpoint, state, parts, epoch, lr);
                         _s.FaultPoint?.Invoke("mid-epoch:latest");
                     }
-                    if (_s.Stop.IsCancellationRequested && iteration < ipe)
+                    if ((_s.Sync.WorldSize > 1 ? stopNow : _s.Stop.IsCancellationRequested) && iteration < ipe)
                     {
                         state.NextEpoch = epoch;
                         state.NextBatch = iteration;
@@ -293,10 +331,10 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                 {
                     _s.Observer.OnEvaluating(epoch);
                     task.SetTraining(false);
-                    eval = task.Evaluate(task.FinalModel);
+                    eval = Combine(task.Evaluate(task.FinalModel));
                     if (eval is not null && ema is not null)
                     {
-                        emaEval = task.Evaluate(ema.Model);
+                        emaEval = Combine(task.Evaluate(ema.Model));
                     }
                     if (eval is not null)
                     {
@@ -346,7 +384,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                     _s.FaultPoint?.Invoke("checkpoint:latest");
                 }
                 _s.Observer.OnEpochEnd(new EpochReport(epoch, trainLoss, eval, emaEval, epochWatch.Elapsed.TotalSeconds));
-                if (_s.Stop.IsCancellationRequested && epoch + 1 < o.Epochs)
+                if (StepAgreement.Any(_s.Sync, _s.Stop.IsCancellationRequested) && epoch + 1 < o.Epochs)
                 {
                     throw new TrainingInterruptedException(epoch + 1, 0, outDir is null ? null : Path.Combine(outDir, RunFiles.LatestCheckpoint));
                 }
@@ -378,6 +416,8 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         }
         return result;
     }
+
+    private MetricSet? Combine(MetricSet? local) => local is null || _s.CombineEvaluation is null ? local : _s.CombineEvaluation(local);
 
     /// <summary>The end-of-epoch checkpoint before it becomes <c>latest.pth.tar</c>.</summary>
     public const string PendingCheckpoint = "latest.pth.tar.pending";

@@ -1,6 +1,7 @@
 using VkD.Data.Datasets;
 using VkD.Data.Loading;
 using VkD.Data.Transforms;
+using VkD.Training.Distributed;
 using VkD.Training.Loop;
 using VkD.Training.Options;
 
@@ -107,8 +108,9 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
     /// <param name="needTrain">False for evaluation only.</param>
     /// <param name="modelInputSize">The input size the model is meant for (timm's default, e.g. 224), used when
     /// <c>--input-size</c> is not given and the images are larger than 32 px; 0: the images' own size.</param>
+    /// <param name="shardEval">Evaluate on this rank's <see cref="StridedShard"/> of the evaluation set (data parallelism).</param>
     /// <exception cref="ArgumentException">Unknown dataset kind, or no data at the path (message names it).</exception>
-    public static DataSources Open(TrainingOptions o, int rank = 0, int worldSize = 1, bool needTrain = true, int modelInputSize = 0)
+    public static DataSources Open(TrainingOptions o, int rank = 0, int worldSize = 1, bool needTrain = true, int modelInputSize = 0, bool shardEval = false)
     {
         var spec = ResolveSpec(o.DataSet, o.DataPath);
         IImageDataset train, val;
@@ -180,6 +182,14 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
             shuffle: true, dropLast: true, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize,
             badImages: o.SkipBadImages ? BadImagePolicy.Substitute : BadImagePolicy.Fail), set);
         var evalBatch = Math.Max(1, (int)(1.5 * o.BatchSize));
+        if (shardEval && worldSize > 1)
+        {
+            if (val.Count < worldSize)
+            {
+                throw new ArgumentException($"The evaluation set has {val.Count} images, fewer than the {worldSize} ranks it is sharded over.");
+            }
+            val = new StridedShard(val, rank, worldSize);
+        }
         var evalLoader = new BatchLoader(val, TransformPipelines.Eval(inputSize, normalization: normalization), evalBatch,
             shuffle: false, dropLast: false, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers),
             badImages: o.SkipBadImages ? BadImagePolicy.Drop : BadImagePolicy.Fail);

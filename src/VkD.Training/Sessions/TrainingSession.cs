@@ -66,22 +66,77 @@ public static class TrainingSession
     /// <param name="sync">Gradient sync (single process when null).</param>
     /// <param name="stopAfterSteps">Test hook: stop like a crash after this many steps.</param>
     /// <param name="stop">Stops the run at the next step boundary with its position saved (SIGINT/SIGTERM in the CLI).</param>
+    /// <param name="replayRanks">Computes on this one process what this many ranks with --batch-size / replayRanks each
+    /// compute together (each rank's shard, augmentation and mixing; see <see cref="ReplayedRanksSource"/>).</param>
+    /// <remarks>With <paramref name="sync"/> null, a process started by <c>mpirun</c> as one of several joins the MPI
+    /// job (<see cref="DataParallel.FromEnvironment"/>; MPI is finalised at process exit when the run ended alike on
+    /// every rank); only rank 0 reports progress.</remarks>
     public static TrainingResult Run(SessionKind kind, TrainingOptions options, ITrainingObserver? observer = null,
-        IGradientSync? sync = null, long? stopAfterSteps = null, CancellationToken stop = default)
+        IGradientSync? sync = null, long? stopAfterSteps = null, CancellationToken stop = default, int replayRanks = 1)
     {
         observer ??= NullTrainingObserver.Instance;
-        sync ??= SingleProcessGradientSync.Instance;
         Validate(kind, options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(replayRanks, 1);
+        var owned = sync is null ? DataParallel.FromEnvironment() : null;
+        sync ??= (IGradientSync?)owned ?? SingleProcessGradientSync.Instance;
+        if (replayRanks > 1 && (sync.WorldSize > 1 || options.BatchSize % replayRanks != 0))
+        {
+            throw new ArgumentException($"Replaying {replayRanks} ranks needs one process and a --batch-size divisible by {replayRanks} (got {options.BatchSize} on {sync.WorldSize}).");
+        }
+        if (owned is not null)
+        {
+            owned.Communicator.FinalizeAtExit = false;
+        }
+        try
+        {
+            var result = RunOn(kind, options, sync.IsMain ? observer : NullTrainingObserver.Instance, sync, stopAfterSteps, stop, replayRanks);
+            owned?.Communicator.FinalizeAtExit = true;
+            return result;
+        }
+        catch (Exception e) when (e is NonFiniteLossException or TrainingInterruptedException or ReplicaMismatchException)
+        {
+            // Every rank stops at the same step for these, so every rank can finalise; after any other error a rank
+            // leaves without finalising (that would wait for the others) and mpirun ends the job.
+            owned?.Communicator.FinalizeAtExit = true;
+            throw;
+        }
+        finally
+        {
+            owned?.Dispose();
+        }
+    }
+
+    private static TrainingResult RunOn(SessionKind kind, TrainingOptions options, ITrainingObserver observer, IGradientSync sync,
+        long? stopAfterSteps, CancellationToken stop, int replayRanks)
+    {
         if (options.Threads > 0)
         {
             set_num_threads(options.Threads);
         }
+        var (lr, lrNote) = DataParallel.LearningRate(options, sync.WorldSize);
+        if (lrNote is not null)
+        {
+            options = options.Clone();
+            options.Lr = lr;
+            observer.OnMessage(lrNote);
+        }
         var device = TrainingDevice.Resolve(options.Device);
-        var data = DataSources.Open(options, sync.Rank, sync.WorldSize, modelInputSize: ModelRegistry.Info(options.StudentModel).DefaultImgSize);
+        var modelSize = ModelRegistry.Info(options.StudentModel).DefaultImgSize;
+        var data = replayRanks > 1
+            ? DataSources.Open(PerRank(options, replayRanks), 0, replayRanks, modelInputSize: modelSize)
+            : DataSources.Open(options, sync.Rank, sync.WorldSize, modelInputSize: modelSize, shardEval: sync.WorldSize > 1);
         if (data.Train.BatchesPerEpoch == 0)
         {
             throw new ArgumentException($"--batch-size {options.BatchSize} is larger than the {data.Train.Count} training images of this process: " +
                 "training drops the last partial batch, so no step would run; use a smaller --batch-size.");
+        }
+        IBatchSource train = data.Train;
+        IBatchMixer? mixer = options.MixupActive && options.MixupProb > 0 ? new MixupBatchMixer(options, data.NumClasses, sync.Rank) : null;
+        if (replayRanks > 1)
+        {
+            var perRank = PerRank(options, replayRanks);
+            train = new ReplayedRanksSource([data.Train, .. Enumerable.Range(1, replayRanks - 1).Select(r => DataSources.Open(perRank, r, replayRanks, modelInputSize: modelSize).Train)]);
+            mixer = mixer is null ? null : new ReplayedRanksMixer([.. Enumerable.Range(0, replayRanks).Select(r => new MixupBatchMixer(options, data.NumClasses, r))]);
         }
         var modelOptions = new ModelOptions(data.NumClasses, data.InputSize, options.DropPath, data.Channels);
 
@@ -103,7 +158,12 @@ public static class TrainingSession
             var teacherSize = teacher is null ? 0 : TeacherSize(options, teacher, data);
             if (teacher is not null && teacherSize > data.TrainImageSize && data.CropsFromLargerImages)
             {
+                if (replayRanks > 1)
+                {
+                    throw new NotSupportedException("Replaying ranks with a teacher larger than the student's input is not supported.");
+                }
                 data = data.WithTrainingImageSize(teacherSize);
+                train = data.Train;
             }
             using var task = new ClassificationTask(new ClassificationTaskSetup
             {
@@ -116,7 +176,7 @@ public static class TrainingSession
                 LabelSmoothing = options.Smoothing,
                 CreateEmaModel = () => ModelRegistry.Create(options.StudentModel, modelOptions),
                 Eval = data.Eval,
-                Mixer = options.MixupActive && options.MixupProb > 0 ? new MixupBatchMixer(options, data.NumClasses) : null,
+                Mixer = mixer,
                 Lr = options.Lr,
                 WeightDecay = options.WeightDecay,
                 OptEps = options.OptEps,
@@ -172,16 +232,21 @@ public static class TrainingSession
             var loop = new TrainingLoop<Batch>(new LoopSetup<Batch>
             {
                 Task = StepAnnouncingTask.Wrap(task),
-                Train = data.Train,
+                Train = train,
                 Options = resolved,
                 Sync = sync,
                 Observer = observer,
                 StopAfterSteps = stopAfterSteps,
                 Stop = stop,
-                EvalCount = data.Eval?.Count,
+                EvalCount = data.Eval is null ? null : EvalImages(data.Eval.Count, sync),
+                CombineEvaluation = sync.WorldSize > 1 ? local => ShardedClassificationMetrics.Combine(local, sync) : null,
                 Metadata = metadata,
             });
             var r = loop.Run();
+            if (sync is MpiGradientSync mpi && mpi.GradientSyncCalls > 0 && r.Seconds > 0)
+            {
+                observer.OnMessage(mpi.Describe(r.Steps, r.Seconds));
+            }
             return new TrainingResult(r.Completed, r.EpochsDone, ClassificationTask.ToEvalMetrics(r.Final), ClassificationTask.ToEvalMetrics(r.Best),
                 r.BestEpoch, ClassificationTask.ToEvalMetrics(r.FinalEma), r.Seconds, r.Steps);
         }
@@ -189,6 +254,21 @@ public static class TrainingSession
         {
             student.Dispose();
         }
+    }
+
+    private static TrainingOptions PerRank(TrainingOptions options, int ranks)
+    {
+        var o = options.Clone();
+        o.BatchSize = options.BatchSize / ranks;
+        return o;
+    }
+
+    // The whole evaluation set's size (each rank holds a shard of it).
+    private static int EvalImages(int shard, IGradientSync sync)
+    {
+        Span<long> count = [shard];
+        sync.AllReduceSum(count);
+        return checked((int)count[0]);
     }
 
     /// <summary>
@@ -226,7 +306,8 @@ public static class TrainingSession
                 $"{string.Concat(task.Distiller.Projectors.Select(kv => $"; {kv.Key} {kv.Value.GetType().Name} {kv.Value.InFeatures}->{kv.Value.OutFeatures}"))}");
             lines.AddRange(task.Distiller.Terms.Select(DistillationMethods.Describe).OfType<string>().Select(d => "method " + d));
         }
-        lines.Add($"data {data.Spec}: {data.Train.Count} training images ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images, {data.NumClasses} classes" +
+        var perRank = sync.WorldSize > 1 ? " per rank" : "";
+        lines.Add($"data {data.Spec}: {data.Train.Count} training images{perRank} ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images{perRank}, {data.NumClasses} classes" +
             (data.BadImages.Count > 0 ? $"; {data.BadImages.Count} bad image file(s) left out (--skip-bad-images), listed in {RunFiles.BadImages}" : ""));
         lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}; " +
             $"{o.Opt} lr {o.Lr.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)} per {o.ScheduleUnit}, {o.Epochs} epochs");
