@@ -150,7 +150,15 @@ public static class TrainingCheckpoint
             {
                 throw new InvalidDataException($"--resume: entry '{o.Entry}' of '{path}' is not a dictionary.");
             }
-            o.Optimizer.LoadStateDict(opt);
+            try
+            {
+                o.Optimizer.LoadStateDict(opt);
+            }
+            catch (Exception ex) when (ex is InvalidDataException or InvalidCastException or FormatException or OverflowException or KeyNotFoundException)
+            {
+                // A crafted or foreign file: say which entry is wrong instead of a cast failure deep in the optimizer.
+                throw new InvalidDataException($"--resume: entry '{o.Entry}' of '{path}' is not this run's optimizer state: {ex.Message}", ex);
+            }
         }
         return new RunState
         {

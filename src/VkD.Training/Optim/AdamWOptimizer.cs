@@ -107,8 +107,10 @@ public sealed class AdamWOptimizer : ParameterGroupOptimizer
                 throw new InvalidDataException($"Optimizer state entry {e.Key} does not match any parameter (this model has {Flat.Length}).");
             }
             var p = Flat[i].Param;
-            var m = (Tensor)s["exp_avg"]!;
-            var v = (Tensor)s["exp_avg_sq"]!;
+            if (s.GetValueOrDefault("exp_avg") is not Tensor m || s.GetValueOrDefault("exp_avg_sq") is not Tensor v)
+            {
+                throw new InvalidDataException($"Optimizer state {i} is not AdamW's: 'exp_avg' and 'exp_avg_sq' must be tensors; resume with the --opt the checkpoint was written with.");
+            }
             if (!m.shape.SequenceEqual(p.shape) || !v.shape.SequenceEqual(p.shape))
             {
                 throw new InvalidDataException($"Optimizer state {i} has shape [{string.Join(", ", m.shape)}] but the parameter has [{string.Join(", ", p.shape)}].");

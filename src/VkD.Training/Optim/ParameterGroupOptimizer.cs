@@ -93,9 +93,13 @@ public abstract class ParameterGroupOptimizer : ITrainingOptimizer
     protected IReadOnlyDictionary<string, object?>? LoadGroups(IReadOnlyDictionary<string, object?> dict)
     {
         ArgumentNullException.ThrowIfNull(dict);
-        if (dict.GetValueOrDefault("param_groups") is not System.Collections.IList groups)
+        if (!dict.TryGetValue("param_groups", out var value) || value is null)
         {
             return null;
+        }
+        if (value is not System.Collections.IList groups)
+        {
+            throw new InvalidDataException($"Optimizer state's 'param_groups' must be a list of groups, got {value.GetType().Name}.");
         }
         var counts = groups.Cast<object?>().Select(g => g is IReadOnlyDictionary<string, object?> d && d.GetValueOrDefault("params") is System.Collections.IList ps ? ps.Count : -1).ToArray();
         var expected = Groups.Select(g => g.Parameters.Count).ToArray();

@@ -136,6 +136,45 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void A_resume_checkpoint_with_wrongly_typed_optimizer_state_is_a_usage_error_naming_the_entry()
+    {
+        // Issue 18.9: an optimizer state whose moments are not tensors crashed with an InvalidCastException.
+        var outDir = Path.Combine(_dir, "typed");
+        var (code, output) = Run(["train", "--model", "resnet8", .. TinyTrainArgs(outDir)]);
+        Assert.True(code == 0, output);
+        var latest = Path.Combine(outDir, RunFiles.LatestCheckpoint);
+        foreach (var (what, broken) in new (string, object?)[] { ("moments", "oops"), ("groups", null) })
+        {
+            using (var checkpoint = VkD.Interop.Checkpoints.CheckpointReader.Read(latest))
+            {
+                var entries = checkpoint.Entries.ToDictionary(kv => kv.Key, kv => kv.Value);
+                var optimizer = ((IReadOnlyDictionary<string, object?>)entries["optimizer"]!).ToDictionary(kv => kv.Key, kv => kv.Value);
+                if (what == "moments")
+                {
+                    var state = new Dictionary<object, object?>();
+                    foreach (System.Collections.DictionaryEntry d in (System.Collections.IDictionary)optimizer["state"]!)
+                    {
+                        state[d.Key] = d.Value;
+                    }
+                    var first = state.Keys.First();
+                    state[first] = ((IReadOnlyDictionary<string, object?>)state[first]!).ToDictionary(kv => kv.Key, kv => kv.Key == "exp_avg" ? broken : kv.Value);
+                    optimizer["state"] = state;
+                }
+                else
+                {
+                    optimizer["param_groups"] = "x";
+                }
+                entries["optimizer"] = optimizer;
+                VkD.Interop.Checkpoints.CheckpointWriter.Write(Path.Combine(_dir, "broken.pth.tar"), entries);
+            }
+            File.Copy(Path.Combine(_dir, "broken.pth.tar"), latest, overwrite: true);
+            (code, output) = Run(["train", "--model", "resnet8", .. TinyTrainArgs(outDir), "--epochs", "2", "--resume", "auto"]);
+            Assert.Equal(Program.UsageError, code);
+            Assert.Contains("entry 'optimizer'", output);
+        }
+    }
+
+    [Fact]
     public void A_missing_teacher_path_for_the_reference_teacher_says_where_its_weights_come_from()
     {
         var (code, output) = Run(["distill", "--student-model", "deit_ti_distilled", "--teacher", "regnety_160", .. TinyTrainArgs(Path.Combine(_dir, "nopath"))]);
