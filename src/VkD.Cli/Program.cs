@@ -39,6 +39,8 @@ public static class Program
                 .WithDescription("Train a student from a frozen teacher: CE + gamma*KD + alpha*VkD feature loss (reference: main_distributed.py).");
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("Supervised training of any zoo model (teachers, no-KD baselines).");
+            config.AddCommand<SweepCommand>("sweep")
+                .WithDescription("Run train or distill for several seeds (in sequence or as parallel processes) and write one table: mean ± std of best and last top-1/top-5, per-seed values, config, software.");
             config.AddCommand<EvalCommand>("eval")
                 .WithDescription("Top-1/top-5/loss of a checkpoint on a dataset (reference: --eval-student).");
             config.AddBranch("data", data => data.AddCommand<Commands.DataMakeDetectionCommand>("make-detection").WithDescription("Compose real objects into a COCO detection set."));
