@@ -24,6 +24,7 @@ public static class Program
         {
             CliConsole.Current = console;
         }
+        SweepCommand.SetArguments(args);
         Commands.OnnxTeacherWiring.Register(); // onnx: and ort: teacher kinds for vkd distill (ONNX part)
         var app = new CommandApp();
         app.Configure(config =>

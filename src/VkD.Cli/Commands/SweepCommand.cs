@@ -29,11 +29,18 @@ public sealed class SweepSettings : CommandSettings
 /// </summary>
 public sealed class SweepCommand : Command<SweepSettings>
 {
+    // Spectre's remaining arguments lose the digits of a negative number ("-3" becomes "-"), so the command after
+    // "--" is taken from the arguments as given (set by Program.Run).
+    private static readonly AsyncLocal<string[]?> CommandLine = new();
+
+    /// <summary>Records the process's arguments as given, for the command after <c>--</c>.</summary>
+    public static void SetArguments(string[] args) => CommandLine.Value = args;
+
     /// <inheritdoc />
     public override int Execute(CommandContext context, SweepSettings settings, CancellationToken cancellationToken)
     {
         var seeds = SweepRequest.ParseSeeds(settings.Seeds);
-        var parsed = SweepCommandLine.Parse(context.Remaining.Raw);
+        var parsed = SweepCommandLine.Parse(CommandLine.Value is { } given ? SweepCommandLine.AfterSeparator(given) : context.Remaining.Raw);
         if (parsed is null)
         {
             return 0; // the command's --help was shown
@@ -101,6 +108,19 @@ public sealed class SweepCommand : Command<SweepSettings>
 /// <summary>Turns the command after <c>--</c> into resolved options, with the same parser and rules as running it directly.</summary>
 internal static class SweepCommandLine
 {
+    /// <summary>The arguments after the first <c>--</c>; none when there is no <c>--</c>.</summary>
+    public static IReadOnlyList<string> AfterSeparator(IReadOnlyList<string> args)
+    {
+        for (var i = 0; i < args.Count; i++)
+        {
+            if (args[i] == "--")
+            {
+                return args.Skip(i + 1).ToArray();
+            }
+        }
+        return [];
+    }
+
     /// <summary>The kind and resolved options of <paramref name="raw"/> (<c>distill FLAGS</c>); null when it only asked for help.</summary>
     public static (SessionKind Kind, TrainingOptions Options)? Parse(IReadOnlyList<string> raw)
     {
