@@ -18,6 +18,7 @@ SETTINGS = {
     "fmnist": "Fashion-MNIST, teacher resnet32",
     "photos": "Tux Paint photos, teacher ImageNet ResNet-18 (ONNX, 512-d features)",
 }
+STUDENTS = ["resnet8", "deit_nano_patch4_32"]
 ORDER = ["none", "kd", "dkd", "dist", "fitnet", "at", "rkd", "pkt", "crd", "srd",
          "vkd", "vkd_linear", "vkd_nonorm", "vkd_linear_nonorm"]
 LABELS = {
@@ -63,7 +64,8 @@ def main():
         root = os.path.join(out, setting)
         if not os.path.isdir(root):
             continue
-        for student in sorted(os.listdir(root)):
+        # CNN student first, then the ViT, then anything else by name.
+        for student in sorted(os.listdir(root), key=lambda n: (STUDENTS.index(n) if n in STUDENTS else len(STUDENTS), n)):
             folder = os.path.join(root, student)
             if not os.path.isdir(folder) or student == "teacher":
                 continue
