@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The method comparison of issue 16, over `vkd sweep` only (every number comes from a sweep.json written by vkd):
 #
-#  (a) Fashion-MNIST, all 10000 test images and by default 10000 of the 60000 training images (1000 per class, drawn
-#      with each seed; FMNIST_TRAIN_SUBSET=0 trains on all 60000, about 6x this part's cost), 2 epochs
+#  (a) Fashion-MNIST, all 10000 test images and by default 6000 of the 60000 training images (600 per class, drawn
+#      with each seed; FMNIST_TRAIN_SUBSET=0 trains on all 60000, about 8x this part's training cost), 2 epochs
 #      (Debian: apt-get install -y dataset-fashion-mnist):
 #      teacher resnet32 (the shipped assets/teachers/resnet32_fmnist_mini.pth, or TEACHER=train to train one here),
 #      students resnet8 (CNN, 64-d) and deit_nano_patch4_32 (ViT, 128-d), every method of `vkd distill
@@ -23,10 +23,10 @@
 # Cost: sized for < 2 h on an idle 2-core machine (an estimate from the smoke run's throughput, see docs/results.md;
 # not measured). The teacher is run on every training image of every epoch (vkd distill has no feature cache).
 # Knobs (environment), defaults = the full run:
-#   PARTS="fmnist photos"  SEEDS=0,1,2  PARALLEL=2  THREADS=1
-#   FMNIST_EPOCHS=2  FMNIST_TRAIN_SUBSET=10000 (0 = all 60000)  FMNIST_EVAL_SUBSET=0 (0 = all 10000)
+#   PARTS="fmnist photos"  SEEDS=0,1,2  PARALLEL=3 (all seeds at once: on 2 cores no seed waits for a free one)  THREADS=1
+#   FMNIST_EPOCHS=2  FMNIST_TRAIN_SUBSET=6000 (0 = all 60000)  FMNIST_EVAL_SUBSET=0 (0 = all 10000)
 #   FMNIST_STUDENTS="resnet8 deit_nano_patch4_32"  FMNIST_METHODS="none kd dkd dist fitnet at rkd pkt crd srd vkd vkd_linear"
-#   PHOTO_EPOCHS=8  PHOTO_TRAIN_SUBSET=0 (all 750)  PHOTO_EVAL_SUBSET=0 (all 198)  PHOTO_STUDENTS="resnet8 deit_nano_patch4_32"
+#   PHOTO_EPOCHS=6  PHOTO_TRAIN_SUBSET=0 (all 750)  PHOTO_EVAL_SUBSET=0 (all 198)  PHOTO_STUDENTS="resnet8 deit_nano_patch4_32"
 #   PHOTO_METHODS="none vkd vkd_linear vkd_nonorm vkd_linear_nonorm rkd pkt crd srd"
 #   TEACHER=shipped|train (TEACHER_EPOCHS=8)   RESNET18_ONNX=path (default: found in the NuGet cache, restored if absent)
 #   PHOTOS=~/.cache/vkd/tuxpaint-photos (made here if absent)
@@ -40,15 +40,15 @@ if [[ -z "${VKD:-}" ]]; then
 fi
 PARTS=${PARTS:-"fmnist photos"}
 SEEDS=${SEEDS:-0,1,2}
-PARALLEL=${PARALLEL:-2}
+PARALLEL=${PARALLEL:-3}
 THREADS=${THREADS:-1}
 FMNIST=${FMNIST:-/usr/share/datasets/fashion-mnist}
 FMNIST_EPOCHS=${FMNIST_EPOCHS:-2}
-FMNIST_TRAIN_SUBSET=${FMNIST_TRAIN_SUBSET:-10000}
+FMNIST_TRAIN_SUBSET=${FMNIST_TRAIN_SUBSET:-6000}
 FMNIST_EVAL_SUBSET=${FMNIST_EVAL_SUBSET:-0}
 FMNIST_STUDENTS=${FMNIST_STUDENTS:-"resnet8 deit_nano_patch4_32"}
 FMNIST_METHODS=${FMNIST_METHODS:-"none kd dkd dist fitnet at rkd pkt crd srd vkd vkd_linear"}
-PHOTO_EPOCHS=${PHOTO_EPOCHS:-8}
+PHOTO_EPOCHS=${PHOTO_EPOCHS:-6}
 PHOTO_STUDENTS=${PHOTO_STUDENTS:-"resnet8 deit_nano_patch4_32"}
 PHOTO_METHODS=${PHOTO_METHODS:-"none vkd vkd_linear vkd_nonorm vkd_linear_nonorm rkd pkt crd srd"}
 PHOTO_TRAIN_SUBSET=${PHOTO_TRAIN_SUBSET:-0}
@@ -117,7 +117,7 @@ if [[ " $PARTS " == *" fmnist "* ]]; then
       FMNIST_TEACHER="$OUT/fmnist/teacher/model.pth"
       if [[ ! -f "$FMNIST_TEACHER" ]]; then
         start=$SECONDS
-        "$VKD" train --model resnet32 --seed 0 "${RECIPE[@]}" --epochs "$TEACHER_EPOCHS" --threads "$((THREADS * PARALLEL))" \
+        "$VKD" train --model resnet32 --seed 0 "${RECIPE[@]}" --epochs "$TEACHER_EPOCHS" --threads "$(nproc)" \
           --num-workers 1 --save-every 0 --output-dir "$OUT/fmnist/teacher" > "$OUT/fmnist/teacher.log" 2>&1
         echo "fmnist teacher resnet32: $((SECONDS - start)) s wall"
       fi ;;
