@@ -2,7 +2,7 @@
 # The method comparison of issue 16, over `vkd sweep` only (every number comes from a sweep.json written by vkd):
 #
 #  (a) Fashion-MNIST, all 10000 test images and by default 6000 of the 60000 training images (600 per class, drawn
-#      with each seed; FMNIST_TRAIN_SUBSET=0 trains on all 60000, about 8x this part's training cost), 2 epochs
+#      with each seed; FMNIST_TRAIN_SUBSET=0 trains on all 60000, 10x this part's training cost), 2 epochs
 #      (Debian: apt-get install -y dataset-fashion-mnist):
 #      teacher resnet32 (the shipped assets/teachers/resnet32_fmnist_mini.pth, or TEACHER=train to train one here),
 #      students resnet8 (CNN, 64-d) and deit_nano_patch4_32 (ViT, 128-d), every method of `vkd distill
