@@ -21,15 +21,12 @@ public sealed class InProcessSeedRunner : ISeedRunner
     /// <inheritdoc />
     public int MaxParallel => 1;
 
-    /// <summary>The result of the last seed this runner ran (tests and callers that want more than the summary).</summary>
-    public TrainingResult? LastResult { get; private set; }
-
     /// <inheritdoc />
     /// <remarks>Errors of the run (bad data, a NaN loss, an interruption) propagate as their exceptions.</remarks>
     public int Run(SeedRun run, CancellationToken stop)
     {
         TrainingSession.EnsureRegistered();
-        LastResult = _host(run, observer => TrainingSession.Run(run.Kind, run.Options, observer, stop: stop));
-        return LastResult.Completed ? 0 : 1;
+        var result = _host(run, observer => TrainingSession.Run(run.Kind, run.Options, observer, stop: stop));
+        return result.Completed ? 0 : 1;
     }
 }

@@ -30,10 +30,11 @@ public sealed class SweepCliTests : IDisposable
         return (code, writer.ToString());
     }
 
-    private static string[] TinyTrain(string outDir) =>
+    private static string[] TinyTrain(string outDir, int epochs = 1) =>
     [
         "train", "--model", "resnet8", "--data-set", "fashion-mnist", "--data-path", TrainingTestData.DataPath, "--train-subset", "128",
-        "--eval-subset", "64", "--batch-size", "32", "--epochs", "1", "--mixup", "0", "--cutmix", "0", "--threads", "1",
+        "--eval-subset", "64", "--batch-size", "32", "--epochs", epochs.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        "--mixup", "0", "--cutmix", "0", "--threads", "1",
         "--num-workers", "1", "--output_dir", outDir,
     ];
 
@@ -137,5 +138,77 @@ public sealed class SweepCliTests : IDisposable
             Assert.Equal(PerSeed(inProcess, metric), PerSeed(parallel, metric));
         }
         Assert.Contains("2 seed(s) at a time", File.ReadAllText(Path.Combine(parallel, SweepFiles.Markdown)));
+    }
+
+    private static Process StartVkd(params string[] args)
+    {
+        var psi = new ProcessStartInfo(Vkd()) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+        return Process.Start(psi)!;
+    }
+
+    private static async Task WaitUntil(Process p, Func<bool> condition, string what)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!condition() && !p.HasExited && watch.Elapsed < TimeSpan.FromSeconds(180))
+        {
+            await Task.Delay(50);
+        }
+        Assert.True(condition(), $"{what} (vkd exited: {p.HasExited})");
+    }
+
+    private static void Terminate(Process p)
+    {
+        using var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    [Fact]
+    public async Task SIGTERM_stops_every_parallel_seed_with_its_position_saved_and_the_next_sweep_resumes_them()
+    {
+        var root = Path.Combine(_dir, "signal");
+        // 50 epochs: far longer than the test waits, so the signal always lands mid-run.
+        string[] args = ["sweep", "--seeds", "0,1", "--parallel", "2", "--", .. TinyTrain(root, epochs: 50)];
+        bool Stepped(int seed) =>
+            File.Exists(Path.Combine(root, $"seed{seed}", RunFiles.IterationsCsv)) && File.ReadAllLines(Path.Combine(root, $"seed{seed}", RunFiles.IterationsCsv)).Length >= 3;
+
+        using (var p = StartVkd(args))
+        {
+            var output = p.StandardOutput.ReadToEndAsync();
+            var errors = p.StandardError.ReadToEndAsync();
+            await WaitUntil(p, () => Stepped(0) && Stepped(1), "both seeds should be training");
+            Terminate(p);
+            Assert.True(p.WaitForExit(120_000), "vkd sweep did not stop after SIGTERM");
+            var text = await output + await errors;
+            Assert.True(p.ExitCode == 143, text);
+            Assert.Contains("no table was written", text);
+        }
+        Assert.False(File.Exists(Path.Combine(root, SweepFiles.Json)));
+        foreach (var seed in new[] { 0, 1 })
+        {
+            Assert.True(File.Exists(Path.Combine(root, $"seed{seed}", RunFiles.LatestCheckpoint)), $"seed {seed} saved no position");
+            Assert.False(File.Exists(Path.Combine(root, $"seed{seed}", RunFiles.SummaryJson)));
+            Assert.False(File.Exists(Path.Combine(root, $"seed{seed}", OutputFolderLock.FileName)), $"seed {seed} left its lock");
+        }
+        Assert.False(File.Exists(Path.Combine(root, OutputFolderLock.FileName)));
+
+        using (var p = StartVkd(args))
+        {
+            var output = p.StandardOutput.ReadToEndAsync();
+            var errors = p.StandardError.ReadToEndAsync();
+            bool Resumed(int seed) => File.Exists(Path.Combine(root, SweepFiles.SeedLog(seed)))
+                && File.ReadAllText(Path.Combine(root, SweepFiles.SeedLog(seed))).Contains("Resumed from", StringComparison.Ordinal);
+            await WaitUntil(p, () => Resumed(0) && Resumed(1), "both seeds should resume from their checkpoints");
+            Terminate(p);
+            Assert.True(p.WaitForExit(120_000), "vkd sweep did not stop after SIGTERM");
+            var text = await output + await errors;
+            Assert.Contains("seed 0: resuming from seed0/latest.pth.tar", text);
+            Assert.Contains("seed 1: resuming from seed1/latest.pth.tar", text);
+            Assert.True(p.ExitCode == 143, text);
+        }
     }
 }
