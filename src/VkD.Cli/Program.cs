@@ -32,6 +32,7 @@ public static class Program
             VkD.Distributed.RankConsole.QuietUnlessMain(); // ranks other than 0 of an mpirun job print errors only
         }
         args = LaunchCommand.InsertSeparator(args);
+        SweepCommand.SetArguments(args);
         Commands.OnnxTeacherWiring.Register(); // onnx: and ort: teacher kinds for vkd distill (ONNX part)
         var app = new CommandApp();
         app.Configure(config =>
@@ -47,6 +48,8 @@ public static class Program
                 .WithDescription("Train a student from a frozen teacher: CE + gamma*KD + alpha*VkD feature loss (reference: main_distributed.py).");
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("Supervised training of any zoo model (teachers, no-KD baselines).");
+            config.AddCommand<SweepCommand>("sweep")
+                .WithDescription("Run train or distill for several seeds (in sequence or as parallel processes) and write one table: mean ± std of best and last top-1/top-5, per-seed values, config, software.");
             config.AddCommand<EvalCommand>("eval")
                 .WithDescription("Top-1/top-5/loss of a checkpoint on a dataset (reference: --eval-student).");
             config.AddBranch("data", data => data.AddCommand<Commands.DataMakeDetectionCommand>("make-detection").WithDescription("Compose real objects into a COCO detection set."));

@@ -6,7 +6,8 @@
 # test images. Models: teacher resnet32 (CIFAR ResNet, 0.47M params, 64-d features), student resnet8 (78k params,
 # 64-d features), 28x28 grey input. Sized for ~40 minutes on a shared 2-core machine (one intra-op thread per run).
 #
-# Usage: tools/results/run_results.sh [OUT_DIR]   (VKD=path/to/vkd to use a prebuilt binary)
+# Usage: tools/results/run_results.sh [OUT_DIR]   (VKD=path/to/vkd to use a prebuilt binary; PARALLEL=3 runs three
+# seeds at a time as child processes)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${1:-/tmp/vkd-results}
@@ -34,26 +35,25 @@ elif [[ ! -f "$OUT/teacher/model.pth" ]]; then
   "$VKD" train --model resnet32 --epochs "$TEACHER_EPOCHS" --seed 0 "${COMMON[@]}" --output-dir "$OUT/teacher" > "$OUT/teacher.log" 2>&1
 fi
 
-for seed in $SEEDS; do
-  for variant in $VARIANTS; do
-    dir="$OUT/$variant/seed$seed"
-    [[ -f "$dir/summary.json" ]] && continue
-    mkdir -p "$(dirname "$dir")"
-    case $variant in
-      no_kd)      flags=() ;;
-      logit_kd)   flags=(--alpha 0 --gamma 1) ;;
-      vkd_linear) flags=(--alpha 1 --gamma 1 --projector linear --norm layernorm) ;;
-      vkd)        flags=(--alpha 1 --gamma 1 --projector householder --norm layernorm) ;;
-    esac
-    if [[ $variant == no_kd ]]; then
-      cmd=(train --model resnet8)  # the no-KD baseline is plain supervised training: same student, data, schedule, seed
-    else
-      cmd=(distill --teacher resnet32 --teacher-path "$OUT/teacher/model.pth" --student-model resnet8)
-    fi
-    "$VKD" "${cmd[@]}" \
-      --epochs "$STUDENT_EPOCHS" --eval-every 100 --seed "$seed" "${COMMON[@]}" "${flags[@]}" \
-      --output-dir "$dir" > "$dir.log" 2>&1 || { echo "run $variant seed $seed failed, see $dir.log" >&2; exit 1; }
-  done
+# One `vkd sweep` per variant: seed K runs in $OUT/<variant>/seedK (finished seeds are skipped, killed ones resume),
+# and $OUT/<variant>/sweep.md holds mean ± std, the config and the software. PARALLEL seeds run at a time.
+for variant in $VARIANTS; do
+  dir="$OUT/$variant"
+  [[ -f "$dir/sweep.json" ]] && continue
+  case $variant in
+    no_kd)      flags=() ;;
+    logit_kd)   flags=(--alpha 0 --gamma 1) ;;
+    vkd_linear) flags=(--alpha 1 --gamma 1 --projector linear --norm layernorm) ;;
+    vkd)        flags=(--alpha 1 --gamma 1 --projector householder --norm layernorm) ;;
+  esac
+  if [[ $variant == no_kd ]]; then
+    cmd=(train --model resnet8)  # the no-KD baseline is plain supervised training: same student, data, schedule, seed
+  else
+    cmd=(distill --teacher resnet32 --teacher-path "$OUT/teacher/model.pth" --student-model resnet8)
+  fi
+  "$VKD" sweep --seeds "${SEEDS// /,}" --parallel "${PARALLEL:-1}" -- "${cmd[@]}" \
+    --epochs "$STUDENT_EPOCHS" --eval-every 100 "${COMMON[@]}" "${flags[@]}" \
+    --output-dir "$dir" > "$dir.log" 2>&1 || { echo "sweep $variant failed, see $dir.log" >&2; exit 1; }
 done
 
 # The teacher's accuracy on the same test images as the students.
