@@ -76,7 +76,7 @@ public sealed class SweepCommand : Command<SweepSettings>
                 })
             : new InProcessSeedRunner((run, body) => ProgressObserver.Run($"seed {run.Seed}", observer => body(observer)));
 
-        using var signals = new StopOnSignal();
+        using var signals = new StopOnSignal("every running seed after its current step, with its position saved");
         SweepResult result;
         try
         {
@@ -184,45 +184,5 @@ internal static class VkdExecutable
         }
         var dotnet = process is not null && System.IO.Path.GetFileNameWithoutExtension(process).Equals("dotnet", StringComparison.OrdinalIgnoreCase) ? process : "dotnet";
         return (dotnet, [dll]);
-    }
-}
-
-/// <summary>SIGINT and SIGTERM request a stop at the next step boundary; a second signal is left to the default
-/// handler, which ends the process at once (as in <c>vkd train</c>).</summary>
-internal sealed class StopOnSignal : IDisposable
-{
-    private readonly CancellationTokenSource _stop = new();
-    private readonly PosixSignalRegistration _sigint;
-    private readonly PosixSignalRegistration _sigterm;
-
-    public StopOnSignal()
-    {
-        _sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        _sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-    }
-
-    /// <summary>Cancelled by the first signal.</summary>
-    public CancellationToken Token => _stop.Token;
-
-    /// <summary>130 after SIGINT, 143 after SIGTERM, 0 without a signal.</summary>
-    public int ExitCode { get; private set; }
-
-    public void Dispose()
-    {
-        _sigint.Dispose();
-        _sigterm.Dispose();
-        _stop.Dispose();
-    }
-
-    private void OnSignal(PosixSignalContext c)
-    {
-        if (_stop.IsCancellationRequested)
-        {
-            return;
-        }
-        c.Cancel = true;
-        ExitCode = c.Signal == PosixSignal.SIGTERM ? TrainingCommandRunner.Terminated : TrainingCommandRunner.Interrupted;
-        CliConsole.Warn($"{c.Signal} received: stopping every running seed after its current step, with its position saved (send it again to stop at once).");
-        _stop.Cancel();
     }
 }

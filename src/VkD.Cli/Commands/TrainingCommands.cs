@@ -43,32 +43,16 @@ internal static class TrainingCommandRunner
     public static int Run(SessionKind kind, TrainingOptions options)
     {
         TrainingSession.EnsureRegistered();
-        // SIGINT and SIGTERM stop the run at the next step boundary with its position saved, instead of killing it
-        // mid-step like SIGKILL; a second signal is left to the default handler, which ends the process at once.
-        using var stop = new CancellationTokenSource();
-        var signal = 0;
-        void OnSignal(PosixSignalContext c)
-        {
-            if (stop.IsCancellationRequested)
-            {
-                return;
-            }
-            c.Cancel = true;
-            signal = c.Signal == PosixSignal.SIGTERM ? Terminated : Interrupted;
-            CliConsole.Warn($"{c.Signal} received: stopping after the current step and saving the position (send it again to stop at once).");
-            stop.Cancel();
-        }
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var signals = new StopOnSignal("after the current step and saving the position");
         TrainingResult result;
         try
         {
-            result = ProgressObserver.Run("", observer => TrainingSession.Run(kind, options, observer, stop: stop.Token));
+            result = ProgressObserver.Run("", observer => TrainingSession.Run(kind, options, observer, stop: signals.Token));
         }
         catch (TrainingInterruptedException e)
         {
             CliConsole.Error(e.Message);
-            return signal == 0 ? Interrupted : signal;
+            return signals.ExitCode == 0 ? Interrupted : signals.ExitCode;
         }
         var line = string.Create(CultureInfo.InvariantCulture, $"Finished {result.EpochsDone} epochs in {result.Seconds:F1}s.");
         if (result.Final is not null)
