@@ -232,8 +232,8 @@ public sealed class GanTask : ITrainingTask<GanBatch>, IDisposable
     /// <inheritdoc />
     public nn.Module FinalModel => Generator;
 
-    /// <inheritdoc />
-    public bool HasEvaluation => _evaluator is not null;
+    /// <summary>True with an evaluator (FID/KID) or a grid folder (the sample grid is drawn at every evaluation).</summary>
+    public bool HasEvaluation => _evaluator is not null || _o.GridFolder is not null;
 
     /// <summary>Real images a batch must hold: D steps × batch size.</summary>
     public int ImagesPerBatch => _o.DSteps * _o.BatchSize;
