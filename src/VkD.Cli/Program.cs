@@ -61,6 +61,14 @@ public static class Program
             config.AddCommand<Commands.ExportCommand>("export").WithDescription("Export a zoo model with trained weights to ONNX.");
             config.AddCommand<LaunchCommand>("launch")
                 .WithDescription("Run distill/train as a data-parallel job under Open MPI's mpirun (reference: torch.distributed.launch --nproc_per_node=N).");
+            config.AddBranch("gan", gan =>
+            {
+                gan.SetDescription("Class-conditional BigGAN (DiffAugment, LeCam) with D optionally distilled from a frozen encoder; FID/KID.");
+                gan.AddCommand<Commands.GanTrainCommand>("train").WithDescription("Train G and D (no distillation).");
+                gan.AddCommand<Commands.GanDistillCommand>("distill").WithDescription("Train with D distilled from --teacher through an orthogonal projector and --teacher-norm.");
+                gan.AddCommand<Commands.GanEvalCommand>("eval").WithDescription("FID and KID of a checkpoint's generator.");
+                gan.AddCommand<Commands.GanSampleCommand>("sample").WithDescription("A PNG grid of samples, one row per class.");
+            });
         });
         try
         {

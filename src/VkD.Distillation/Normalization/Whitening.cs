@@ -12,16 +12,28 @@ public enum WhiteningMethod
     Zca,
 }
 
+/// <summary>What <see cref="Whitening"/> shrinks the covariance towards.</summary>
+public enum ShrinkageTarget
+{
+    /// <summary><c>I</c>: <c>C' = (1 - s) C + s I</c> (depends on the features' scale).</summary>
+    Identity,
+
+    /// <summary><c>(tr C / D) I</c>, Ledoit and Wolf's target: <c>C' = (1 - s) C + s (tr C / D) I</c>, the same for
+    /// features at any scale (a batch of 50 pooled CNN features has variances far from 1).</summary>
+    ScaledIdentity,
+}
+
 /// <summary>
 /// Whitening to identity covariance over the rows: centre, form <c>C = Xc^T Xc / (N - 1)</c>, shrink
-/// <c>C' = (1 - s) C + s I</c>, and return <c>Xc W^T</c> with <c>W C' W^T = I</c>. With shrinkage 0 the covariance must
+/// <c>C' = (1 - s) C + s T</c> (<c>T</c> = <c>I</c>, or <c>(tr C / D) I</c> with <see cref="ShrinkageTarget.ScaledIdentity"/>),
+/// and return <c>Xc W^T</c> with <c>W C' W^T = I</c>. With shrinkage 0 the covariance must
 /// be non-singular, which needs more rows than features (N &gt; D); otherwise a clear exception says so. Use shrinkage
 /// &gt; 0 for fewer rows than features.
 /// </summary>
 public sealed class Whitening : IFeatureNormalization
 {
-    /// <summary>Creates the whitening with the given method and shrinkage in [0, 1].</summary>
-    public Whitening(WhiteningMethod method = WhiteningMethod.Cholesky, double shrinkage = 0.0)
+    /// <summary>Creates the whitening with the given method, shrinkage in [0, 1] and shrinkage target.</summary>
+    public Whitening(WhiteningMethod method = WhiteningMethod.Cholesky, double shrinkage = 0.0, ShrinkageTarget target = ShrinkageTarget.Identity)
     {
         if (shrinkage is < 0 or > 1 || double.IsNaN(shrinkage))
         {
@@ -29,13 +41,17 @@ public sealed class Whitening : IFeatureNormalization
         }
         Method = method;
         Shrinkage = shrinkage;
+        Target = target;
     }
 
     /// <summary>Cholesky or ZCA.</summary>
     public WhiteningMethod Method { get; }
 
-    /// <summary>Weight s of the identity in <c>(1 - s) C + s I</c>.</summary>
+    /// <summary>Weight s of the target in <c>(1 - s) C + s T</c>.</summary>
     public double Shrinkage { get; }
+
+    /// <summary>The shrinkage target <c>T</c>.</summary>
+    public ShrinkageTarget Target { get; }
 
     /// <inheritdoc />
     public string Name => Method == WhiteningMethod.Cholesky ? "whiten" : "whiten_zca";
@@ -62,7 +78,8 @@ public sealed class Whitening : IFeatureNormalization
         var id = eye(d, dtype: x.dtype, device: x.device);
         if (Shrinkage > 0.0)
         {
-            cov = (1.0 - Shrinkage) * cov + Shrinkage * id;
+            var target = Target == ShrinkageTarget.ScaledIdentity ? id * (cov.trace() / d) : id;
+            cov = (1.0 - Shrinkage) * cov + Shrinkage * target;
         }
         Tensor whitener;
         if (Method == WhiteningMethod.Cholesky)
