@@ -82,6 +82,7 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
     private readonly SetCriterion _criterion;
     private readonly EpochLaggedOptimizer _optimizer;
     private readonly string[] _termNames;
+    private readonly ScalarType _dtype;
 
     /// <summary>Creates the task and its optimiser.</summary>
     /// <exception cref="ArgumentException">A teacher without a distiller, a distiller whose terms read a missing
@@ -110,6 +111,7 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
         Optimizers = [new TaskOptimizer("optimizer", _optimizer)];
         CheckpointParts = [new CheckpointPart("student", setup.Distiller is null ? [setup.Student] : [setup.Student, setup.Distiller])];
         setup.Teacher?.eval();
+        _dtype = setup.Student.parameters().First().dtype;
     }
 
     /// <summary>The student.</summary>
@@ -187,9 +189,10 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
         _optimizer.Epoch = context.Epoch;
         using var scope = NewDisposeScope();
         var device = _s.Device;
-        var images = batch.Images.device == device ? batch.Images : batch.Images.to(device);
-        var mask = batch.Mask.device == device ? batch.Mask : batch.Mask.to(device);
-        var targets = batch.Examples.Select(e => new BoxTargets(e.Labels.to(device), e.Boxes.to(device))).ToList();
+        // A float64 student (a parity check) gets the batch in float64; the loader's batches are float32.
+        var images = batch.Images.to(_dtype, device);
+        var mask = batch.Mask.to(device);
+        var targets = batch.Examples.Select(e => new BoxTargets(e.Labels.to(device), e.Boxes.to(_dtype, device))).ToList();
         var outputs = _s.Student.forward(images, mask);
         var set = _criterion.Compute(outputs, targets, _s.AuxLoss);
         var joined = set.Losses;
