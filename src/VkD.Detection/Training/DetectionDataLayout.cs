@@ -29,16 +29,13 @@ public sealed record DetectionDataLayout(string TrainAnnotations, string TrainIm
         {
             var trainImages = Path.Combine(cocoPath, "train2017");
             var valImages = Path.Combine(cocoPath, "val2017");
-            foreach (var (file, folder) in new[] { (cocoTrain, trainImages), (cocoVal, valImages) })
+            foreach (var file in new[] { cocoTrain, cocoVal }.Where(f => !File.Exists(f)))
             {
-                if (!File.Exists(file))
-                {
-                    throw new FileNotFoundException($"COCO layout under --coco_path {cocoPath}: {file} is missing (training needs both splits).", file);
-                }
-                if (!Directory.Exists(folder))
-                {
-                    throw new DirectoryNotFoundException($"COCO images not found: {folder} (next to {file}).");
-                }
+                throw new FileNotFoundException($"COCO layout under --coco_path {cocoPath}: {file} is missing (training needs both splits).", file);
+            }
+            foreach (var (file, folder) in new[] { (cocoTrain, trainImages), (cocoVal, valImages) }.Where(x => !Directory.Exists(x.Item2)))
+            {
+                throw new DirectoryNotFoundException($"COCO images not found: {folder} (next to {file}).");
             }
             return new DetectionDataLayout(cocoTrain, trainImages, cocoVal, valImages);
         }
