@@ -271,12 +271,14 @@ public static class DetectionTraining
             }
             if (options.Distillation != DetectionDistillation.None)
             {
-                (teacher, var teacherReport) = VidtCheckpoint.LoadModel(options.DistilModelPath!, null, options.TeacherNHeads, options.TeacherDecNPoints);
-                CheckTeacher(teacher.Config, options, options.DistilModelPath!);
-                observer.OnMessage($"Teacher {options.DistilModelPath}: {teacherReport.Describe()}.");
+                // The projectors right after the student, so their initial weights depend on the seed only (building the
+                // teacher draws from the same generator).
                 distiller = options.Distillation == DetectionDistillation.Vkd
                     ? VidtDistillation.CreateVkd(options.DistilLossCoef, options.Model.HiddenDim, options.Model.NumFeatureLevels)
                     : VidtDistillation.CreateTokenMatching(options.DistilLossCoef, options.Model.NumFeatureLevels, options.Model.DecLayers + 1);
+                (teacher, var teacherReport) = VidtCheckpoint.LoadModel(options.DistilModelPath!, null, options.TeacherNHeads, options.TeacherDecNPoints);
+                CheckTeacher(teacher.Config, options, options.DistilModelPath!);
+                observer.OnMessage($"Teacher {options.DistilModelPath}: {teacherReport.Describe()}.");
             }
             student.to(device);
             teacher?.to(device);
