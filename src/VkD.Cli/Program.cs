@@ -57,6 +57,8 @@ public static class Program
             {
                 detect.AddCommand<Commands.DetectVidtEvalCommand>("eval").WithDescription("COCO bbox evaluation (pycocotools' 12 numbers) of a ViDT checkpoint (--resume, --coco_path) or of a results JSON (--coco-gt, --results).");
                 detect.AddCommand<Commands.DetectVidtPredictCommand>("predict").WithDescription("Draw a ViDT checkpoint's boxes, labels and scores on images (PNG).");
+                detect.AddCommand<Commands.DetectTrainCommand>("train").WithDescription("Train a ViDT detector with ViDT's recipe (main.py flags; distils when --distil_model is given).");
+                detect.AddCommand<Commands.DetectDistillCommand>("distill").WithDescription("Train a ViDT student from a frozen ViDT teacher: VkD's six projected pairs (--distil_model vkd) or ViDT's token matching (vidt).");
             });
             config.AddCommand<Commands.ExportCommand>("export").WithDescription("Export a zoo model with trained weights to ONNX.");
             config.AddCommand<LaunchCommand>("launch")

@@ -232,6 +232,37 @@ public static class VidtTransforms
         ]);
     }
 
+    /// <summary>
+    /// <see cref="Train"/> with ViDT's numbers scaled from its 800 px to <paramref name="size"/>: shortest sides from
+    /// 0.6·size (rounded to a multiple of 16) to size in steps of 16, the pre-crop resize at 0.5, 0.625 and 0.75·size,
+    /// crop sides 0.48·size to 0.75·size. At 800 these are ViDT's (480..800, [400, 500, 600], 384..600); at 128 they are
+    /// 80..128, [64, 80, 96], 61..96, for small generated sets.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="size"/> is below 32 px.</exception>
+    public static IDetectionTransform TrainAtSize(int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 32);
+        return Train(ScalesAtSize(size), [Scaled(size, 0.5), Scaled(size, 0.625), Scaled(size, 0.75)], Scaled(size, 0.48), Scaled(size, 0.75));
+    }
+
+    /// <summary>The shortest-side choices of <see cref="TrainAtSize"/>.</summary>
+    public static IReadOnlyList<int> ScalesAtSize(int size)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(size, 32);
+        var scales = new List<int>();
+        for (var s = Math.Max(16, (int)Math.Round(0.6 * size / 16, MidpointRounding.AwayFromZero) * 16); s <= size; s += 16)
+        {
+            scales.Add(s);
+        }
+        if (scales.Count == 0 || scales[^1] != size)
+        {
+            scales.Add(size);
+        }
+        return scales;
+    }
+
+    private static int Scaled(int size, double fraction) => (int)Math.Round(size * fraction, MidpointRounding.AwayFromZero);
+
     /// <summary>Val pipeline: shortest side <paramref name="evalSize"/> (ViDT: 800), max side evalSize * 1333 / 800.</summary>
     public static IDetectionTransform Val(int evalSize = 800) => new RandomResize([evalSize], evalSize * 1333 / 800);
 }

@@ -63,11 +63,18 @@ public static partial class VidtCheckpoint
 {
     private const string AliasPrefix = "transformer.decoder.bbox_embed.";
 
+    /// <summary>Keys of VkD's detection projectors (<c>patch_projector_{l}</c>, <c>body_det_projector</c>,
+    /// <c>neck_det_projector</c>): VkD's <c>vidt/main.py</c> adds them to the model, so its checkpoints' <c>model</c>
+    /// entries hold them, as the <c>student</c> entry of <c>vkd detect distill</c>'s checkpoints does. They are not
+    /// part of the detector.</summary>
+    public static IReadOnlyList<string> DistillationProjectorPrefixes { get; } = ["patch_projector_", "body_det_projector.", "neck_det_projector."];
+
     /// <summary>How the file is read: the <c>model</c> entry (or <c>state_dict</c> / <c>student</c>, or the root when it
     /// is a state dict),
-    /// DDP's <c>module.</c> stripped, every key kept (the alias is checked, then excluded with
-    /// <see cref="VidtDetector.CheckpointExcludePrefixes"/>).</summary>
-    public static StateDictOptions ReadOptions { get; } = new();
+    /// DDP's <c>module.</c> stripped, the alias kept (it is checked, then excluded with
+    /// <see cref="VidtDetector.CheckpointExcludePrefixes"/>), and VkD's distillation projectors dropped
+    /// (<see cref="DistillationProjectorPrefixes"/>), so a distilled student loads as the ViDT it is.</summary>
+    public static StateDictOptions ReadOptions { get; } = new() { ExcludePrefixes = DistillationProjectorPrefixes };
 
     // Keys only ViDT+ (EPFF, UQR, IoU-aware, token labels) has.
     private static readonly (string Prefix, string Flag)[] PlusExtras =

@@ -19,7 +19,9 @@ public sealed class LossTerms : IDisposable
     /// <summary>The sum of the weighted terms, to call backward on.</summary>
     public Tensor Total { get; }
 
-    /// <summary>The weighted terms, in the distiller's order.</summary>
+    /// <summary>The weighted terms, in the distiller's order. A task may also carry a logged statistic here that is
+    /// not part of <see cref="Total"/> and has no gradient (detection's <c>class_error</c>): the loop logs every entry
+    /// by name, and only <see cref="Total"/> is backpropagated.</summary>
     public IReadOnlyList<(string Name, Tensor Value)> Terms => _terms;
 
     /// <summary>The weighted term <paramref name="name"/>.</summary>

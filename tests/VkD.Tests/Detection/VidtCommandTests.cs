@@ -19,7 +19,7 @@ public sealed class VidtCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>Coloured discs, squares and triangles with alpha: three classes of cut-outs.</summary>
-    private sealed class ShapeSource : IObjectSource
+    internal sealed class ShapeSource : IObjectSource
     {
         public IReadOnlyList<string> ClassNames { get; } = ["disc", "square", "triangle"];
 
