@@ -146,20 +146,7 @@ public sealed class LaunchAndShardingTests
         Assert.NotEqual(before, ReplicaChecksum.Of([a]));
     }
 
-    private static (int Code, string Output) Run(params string[] args)
-    {
-        var writer = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(writer),
-        });
-        console.Profile.Width = 400;
-        var code = Program.Run(args, console);
-        return (code, writer.ToString());
-    }
+    private static (int Code, string Output) Run(params string[] args) => VkD.Tests.Cli.CliRunner.Run(args);
 
     /// <summary>A stand-in for rank 0 of two: each sum adds the other rank's fixed contribution.</summary>
     private sealed class TwoRankSync(long[] longs, double[] doubles) : IGradientSync
