@@ -29,11 +29,11 @@ public sealed class ModelBench : IBenchSuite
     /// <inheritdoc />
     public int Run(string[] args)
     {
-        var batch = IntOption(args, "--batch", 32);
-        var img = IntOption(args, "--img", 224);
-        var threads = IntOption(args, "--threads", 2);
-        var python = Option(args, "--python") ?? "/usr/bin/python3";
-        var selected = Option(args, "--models")?.Split(',') ?? DefaultModels.Select(m => m.Name).ToArray();
+        var batch = BenchArgs.IntOption(args, "--batch", 32);
+        var img = BenchArgs.IntOption(args, "--img", 224);
+        var threads = BenchArgs.IntOption(args, "--threads", 2);
+        var python = BenchArgs.Option(args, "--python") ?? "/usr/bin/python3";
+        var selected = BenchArgs.Option(args, "--models")?.Split(',') ?? DefaultModels.Select(m => m.Name).ToArray();
         var models = selected.Select(n => (Name: n, Iters: DefaultModels.FirstOrDefault(m => m.Name == n).Iters is > 0 and var i ? i : 3)).ToList();
         torch.set_num_threads(threads);
         if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
@@ -91,7 +91,7 @@ public sealed class ModelBench : IBenchSuite
 
     private static Dictionary<string, double> RunPyTorch(string python, List<(string Name, int Iters)> models, int batch, int img, int threads)
     {
-        var script = Path.Combine(RepoRoot(), "bench", "python", "model_bench.py");
+        var script = Path.Combine(BenchArgs.RepoRoot(), "bench", "python", "model_bench.py");
         var psi = new ProcessStartInfo(python)
         {
             RedirectStandardOutput = true,
@@ -127,25 +127,4 @@ public sealed class ModelBench : IBenchSuite
         }
         return result;
     }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VkD.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        return Directory.GetCurrentDirectory();
-    }
-
-    private static string? Option(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    private static int IntOption(string[] args, string name, int fallback) =>
-        Option(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 }

@@ -29,11 +29,11 @@ public sealed class ProjectorBench : IBenchSuite
     /// <inheritdoc />
     public int Run(string[] args)
     {
-        var python = Option(args, "--python") ?? "/usr/bin/python3";
+        var python = BenchArgs.Option(args, "--python") ?? "/usr/bin/python3";
         var withPyTorch = !args.Contains("--no-pytorch");
         var withReference = !args.Contains("--no-reference");
         var withStudent = !args.Contains("--no-student");
-        var threads = int.Parse(Option(args, "--threads") ?? "2", CultureInfo.InvariantCulture);
+        var threads = int.Parse(BenchArgs.Option(args, "--threads") ?? "2", CultureInfo.InvariantCulture);
         torch.set_num_threads(threads);
         Console.WriteLine($"threads {torch.get_num_threads()}, TorchSharp {typeof(torch).Assembly.GetName().Version}");
 
@@ -172,7 +172,7 @@ public sealed class ProjectorBench : IBenchSuite
 
     private static Dictionary<(int, int, string), (double Seconds, string Mode)> RunPyTorch(string python, int threads)
     {
-        var script = Path.Combine(FindRepoRoot(), "bench", "python", "projector_bench.py");
+        var script = Path.Combine(BenchArgs.RepoRoot(), "bench", "python", "projector_bench.py");
         var psi = new ProcessStartInfo(python)
         {
             RedirectStandardOutput = true,
@@ -259,22 +259,6 @@ public sealed class ProjectorBench : IBenchSuite
     private static string Seconds(double s) => s >= 1
         ? s.ToString("F2", CultureInfo.InvariantCulture) + " s"
         : (s * 1e3).ToString("F1", CultureInfo.InvariantCulture) + " ms";
-
-    private static string? Option(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    private static string FindRepoRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VkD.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        return dir?.FullName ?? Directory.GetCurrentDirectory();
-    }
 
     private sealed record Row(int Ds, int Batch, OrthogonalMap Map, double Fast, double? Reference, string ReferenceNote);
 }

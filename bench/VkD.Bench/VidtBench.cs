@@ -29,12 +29,12 @@ public sealed class VidtBench : IBenchSuite
     /// <inheritdoc />
     public int Run(string[] args)
     {
-        var sizes = (Option(args, "--sizes") ?? "512,800").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
-        var batch = IntOption(args, "--batch", 1);
-        var threads = IntOption(args, "--threads", 2);
-        var iters = IntOption(args, "--iters", 2);
-        var python = Option(args, "--python") ?? "/usr/bin/python3";
-        var blasDir = Option(args, "--blas-dir");
+        var sizes = (BenchArgs.Option(args, "--sizes") ?? "512,800").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        var batch = BenchArgs.IntOption(args, "--batch", 1);
+        var threads = BenchArgs.IntOption(args, "--threads", 2);
+        var iters = BenchArgs.IntOption(args, "--iters", 2);
+        var python = BenchArgs.Option(args, "--python") ?? "/usr/bin/python3";
+        var blasDir = BenchArgs.Option(args, "--blas-dir");
         torch.set_num_threads(threads);
         if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
         {
@@ -95,7 +95,7 @@ public sealed class VidtBench : IBenchSuite
         };
         foreach (var a in new[]
         {
-            Path.Combine(RepoRoot(), "bench", "python", "vidt_bench.py"), "--sizes", string.Join(',', sizes), "--batch", $"{batch}",
+            Path.Combine(BenchArgs.RepoRoot(), "bench", "python", "vidt_bench.py"), "--sizes", string.Join(',', sizes), "--batch", $"{batch}",
             "--threads", $"{threads}", "--iters", $"{iters}",
         })
         {
@@ -126,25 +126,4 @@ public sealed class VidtBench : IBenchSuite
         }
         return result;
     }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "VkD.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        return Directory.GetCurrentDirectory();
-    }
-
-    private static string? Option(string[] args, string name)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-    }
-
-    private static int IntOption(string[] args, string name, int fallback) =>
-        Option(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
 }
