@@ -21,19 +21,7 @@ public sealed class SignalTests : IDisposable
         return kill.ExitCode;
     }
 
-    // The CLI's own build output (the test project builds it as a dependency of the solution).
-    private static string Vkd()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VkD.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        Assert.NotNull(dir);
-        var exe = Path.Combine(dir!.FullName, "src", "VkD.Cli", "bin", "Release", "net10.0", "linux-x64", "vkd");
-        Assert.True(File.Exists(exe), $"{exe} is not built");
-        return exe;
-    }
+    private static string Vkd() => CliRunner.Executable();
 
     [Theory]
     [InlineData(15, 143)]

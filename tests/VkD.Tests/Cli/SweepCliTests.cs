@@ -80,19 +80,7 @@ public sealed class SweepCliTests : IDisposable
         Refused(["sweep", "--seeds", "0,1", "--", .. TinyTrain(root), "--batch-size", "-3"], "--batch-size must be positive");
     }
 
-    // The CLI's own build output (the test project builds it as a dependency of the solution).
-    private static string Vkd()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "VkD.slnx")))
-        {
-            dir = dir.Parent;
-        }
-        Assert.NotNull(dir);
-        var exe = Path.Combine(dir!.FullName, "src", "VkD.Cli", "bin", "Release", "net10.0", "linux-x64", "vkd");
-        Assert.True(File.Exists(exe), $"{exe} is not built");
-        return exe;
-    }
+    private static string Vkd() => CliRunner.Executable();
 
     [Fact]
     public async Task Parallel_seeds_run_as_child_processes_and_give_the_same_table_as_in_process()
