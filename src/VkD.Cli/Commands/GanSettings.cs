@@ -165,8 +165,12 @@ public class GanTrainSettings : GanDataSettings
     public bool? NoEma { get; set; }
 
     /// <summary>--ema-decay.</summary>
-    [CommandOption("--ema-decay <M>"), Description("EMA momentum at step 0, rising linearly to 1 (default 0.999).")]
+    [CommandOption("--ema-decay <M>"), Description("Decay of the EMA of G, constant from --ema-start on (BigGAN's; default 0.9999).")]
     public double? EmaDecay { get; set; }
+
+    /// <summary>--ema-start.</summary>
+    [CommandOption("--ema-start <STEP>"), Description("First iteration whose EMA update averages; before it the EMA is a copy of G (BigGAN's --ema_start; default 1000).")]
+    public long? EmaStart { get; set; }
 
     /// <summary>--grid-per-class.</summary>
     [CommandOption("--grid-per-class <N>"), Description("Samples per class in each evaluation's grid (default 10).")]
@@ -214,6 +218,8 @@ public class GanTrainSettings : GanDataSettings
             LeCamWeight = LeCam ?? o.Gan.LeCamWeight,
             LeCamStart = LeCamStart ?? o.Gan.LeCamStart,
             GridPerClass = GridPerClass ?? o.Gan.GridPerClass,
+            EmaDecay = EmaDecay ?? o.Gan.EmaDecay,
+            EmaStart = EmaStart ?? o.Gan.EmaStart,
         };
         return o with
         {
@@ -227,7 +233,6 @@ public class GanTrainSettings : GanDataSettings
             Epochs = Epochs ?? o.Epochs,
             Iterations = Iterations ?? o.Iterations,
             Ema = NoEma != true,
-            EmaDecay = EmaDecay ?? o.EmaDecay,
             EvalEvery = EvalEvery ?? o.EvalEvery,
             SaveEvery = SaveEvery ?? o.SaveEvery,
             SaveEveryIters = SaveEveryIters ?? o.SaveEveryIters,
@@ -254,9 +259,9 @@ public class GanTrainSettings : GanDataSettings
         {
             return ValidationResult.Error("--ch, --dim-z, --d-steps, --epochs and --iterations must be positive and --batch-size >= 2.");
         }
-        if (DLr is <= 0 || GLr is <= 0 || LeCam is < 0 || EmaDecay is < 0 or > 1)
+        if (DLr is <= 0 || GLr is <= 0 || LeCam is < 0 || EmaDecay is < 0 or > 1 || EmaStart is < 0)
         {
-            return ValidationResult.Error("--d-lr and --g-lr must be > 0, --lecam >= 0 and --ema-decay in [0, 1].");
+            return ValidationResult.Error("--d-lr and --g-lr must be > 0, --lecam >= 0, --ema-decay in [0, 1] and --ema-start >= 0.");
         }
         return ValidationResult.Success();
     }

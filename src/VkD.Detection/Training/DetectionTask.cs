@@ -161,6 +161,9 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
     public (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget => null;
 
     /// <inheritdoc />
+    public IEmaSchedule? EmaSchedule => null;
+
+    /// <inheritdoc />
     public nn.Module FinalModel => _s.Student;
 
     /// <inheritdoc />

@@ -57,11 +57,9 @@ public sealed record GanRunOptions
     /// <summary>G steps of the run (the reference counts iterations); rounded up to whole epochs. 0 uses <see cref="Epochs"/>.</summary>
     public long Iterations { get; init; }
 
-    /// <summary>Keep an EMA of G (the loop's EMA: momentum rising linearly from <see cref="EmaDecay"/> to 1).</summary>
+    /// <summary>Keep an EMA of G (BigGAN's rule: <see cref="GanTrainingOptions.EmaDecay"/> from
+    /// <see cref="GanTrainingOptions.EmaStart"/>).</summary>
     public bool Ema { get; init; } = true;
-
-    /// <summary>EMA momentum at the first step.</summary>
-    public double EmaDecay { get; init; } = 0.999;
 
     /// <summary>Distillation teacher (<c>--teacher</c>: zoo name or <c>onnx:PATH</c>); empty trains without distillation.</summary>
     public string Teacher { get; init; } = "";
@@ -235,7 +233,6 @@ public static class GanSession
                 SaveEvery = o.SaveEvery,
                 SaveEveryIters = o.SaveEveryIters,
                 StudentEma = o.Ema,
-                StudentEmaDecay = o.EmaDecay,
                 OutputDir = o.OutputDir,
                 Resume = o.Resume,
                 EvalEvery = o.EvalEvery,
@@ -478,6 +475,9 @@ public static class GanSession
                 ["d_steps"] = (long)o.Gan.DSteps,
                 ["diffaugment"] = o.Gan.Augment.ToString(),
                 ["lecam"] = o.Gan.LeCamWeight,
+                ["ema"] = o.Ema,
+                ["ema_decay"] = o.Gan.EmaDecay,
+                ["ema_start"] = o.Gan.EmaStart,
             },
         };
     }

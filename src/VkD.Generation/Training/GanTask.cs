@@ -51,6 +51,12 @@ public sealed record GanTrainingOptions
     /// <summary>Iteration after which LeCam applies (lecam-gan's <c>ema_losses(start_itr=1000)</c>).</summary>
     public long LeCamStart { get; init; } = 1000;
 
+    /// <summary>Decay of the EMA of G (<c>--ema_decay 0.9999</c>), constant from <see cref="EmaStart"/> on.</summary>
+    public double EmaDecay { get; init; } = 0.9999;
+
+    /// <summary>First step whose EMA update averages (<c>--ema_start 1000</c>); before it the EMA copies G.</summary>
+    public long EmaStart { get; init; } = 1000;
+
     /// <summary>Switch off the gradients of the network that is not being trained in each phase (BigGAN's
     /// <c>--toggle_grads</c>, on by default): the same updates, less work.</summary>
     public bool ToggleGrads { get; init; } = true;
@@ -99,7 +105,7 @@ public sealed record GanDistillationSetup
 /// <c>optimizer_g</c>), so the loop's NaN guard, clipping, checkpoints and exact resume cover both networks. G is in
 /// training mode in every phase (batch statistics, spectral-norm updates), as in BigGAN's <c>train_fns</c>.
 /// Checkpoint entries: <c>generator</c>, <c>discriminator</c> (D and the distillation projector), <c>lecam</c>,
-/// and <c>generator_ema</c> with the loop's EMA.
+/// and <c>generator_ema</c>, the loop's EMA of G under BigGAN's rule (<see cref="EmaSchedule"/>).
 /// </summary>
 public sealed class GanTask : ITrainingTask<GanBatch>, IDisposable
 {
@@ -124,6 +130,10 @@ public sealed class GanTask : ITrainingTask<GanBatch>, IDisposable
         if (_o.BatchSize < 2 || _o.DSteps < 1 || !(_o.DLr > 0) || !(_o.GLr > 0))
         {
             throw new ArgumentException($"GAN training: batch size ({_o.BatchSize}) must be >= 2, D steps ({_o.DSteps}) >= 1 and both learning rates > 0.");
+        }
+        if (_o.EmaDecay is not (>= 0 and <= 1) || _o.EmaStart < 0)
+        {
+            throw new ArgumentException($"GAN training: the EMA decay ({_o.EmaDecay}) must be in [0, 1] and its start step ({_o.EmaStart}) >= 0.");
         }
         _distill = distillation;
         _evaluator = evaluator;
@@ -228,6 +238,10 @@ public sealed class GanTask : ITrainingTask<GanBatch>, IDisposable
     /// <inheritdoc />
     public (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget =>
         (Generator, () => new BigGanGenerator(Config).to(_device), "generator_ema");
+
+    /// <summary>BigGAN's rule: <see cref="GanTrainingOptions.EmaDecay"/> constant from
+    /// <see cref="GanTrainingOptions.EmaStart"/>, a copy of G before.</summary>
+    public IEmaSchedule? EmaSchedule => new ConstantEmaSchedule(_o.EmaDecay, _o.EmaStart);
 
     /// <inheritdoc />
     public nn.Module FinalModel => Generator;

@@ -74,6 +74,10 @@ public interface ITrainingTask<in TBatch>
     /// <summary>The module the loop keeps an EMA of (null: EMA not supported), and how to build a fresh copy.</summary>
     (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget { get; }
 
+    /// <summary>The task's own EMA momentum rule (BigGAN's constant decay after a start step), or null for the loop's
+    /// (<see cref="EmaMomentumSchedule"/> from <c>--student-ema-decay</c>, rising linearly to 1 over the run).</summary>
+    IEmaSchedule? EmaSchedule { get; }
+
     /// <summary>The module saved as the run's final weights (<c>model.pth</c>).</summary>
     nn.Module FinalModel { get; }
 

@@ -115,7 +115,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         var totalSteps = (long)ipe * o.Epochs;
         var schedule = CosineLrScheduler.FromEpochs(o.Lr, o.MinLr, o.Epochs, o.WarmupEpochs, o.WarmupLr, ipe);
         double LrAt(long step) => schedule.LearningRate(byEpoch ? step / ipe * ipe : step);
-        var momentum = new EmaMomentumSchedule(o.StudentEmaDecay, totalSteps);
+        var momentum = task.EmaSchedule ?? new EmaMomentumSchedule(o.StudentEmaDecay, totalSteps);
 
         var emaTarget = task.EmaTarget;
         if (o.StudentEma && emaTarget is null)

@@ -7,7 +7,7 @@ namespace VkD.Training.Optim;
 /// </summary>
 /// <param name="Start">Momentum at iteration 0.</param>
 /// <param name="TotalIterations">Iterations of the whole run (<c>ipe · epochs</c>).</param>
-public sealed record EmaMomentumSchedule(double Start, long TotalIterations)
+public sealed record EmaMomentumSchedule(double Start, long TotalIterations) : IEmaSchedule
 {
     /// <summary>Momentum applied after the optimiser step of global iteration <paramref name="t"/>.</summary>
     public double Momentum(long t) => TotalIterations <= 0 ? 1.0 : Math.Min(1.0, Start + t * (1.0 - Start) / TotalIterations);

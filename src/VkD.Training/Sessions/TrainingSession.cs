@@ -13,6 +13,7 @@ using VkD.Training.Distributed;
 using VkD.Training.Evaluation;
 using VkD.Training.Logging;
 using VkD.Training.Loop;
+using VkD.Training.Optim;
 using VkD.Training.Options;
 using VkD.Training.Tasks;
 using VkD.Training.Teachers;
@@ -562,6 +563,8 @@ public static class TrainingSession
         public IReadOnlyList<CheckpointPart> CheckpointParts => inner.CheckpointParts;
 
         public (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget => inner.EmaTarget;
+
+        public IEmaSchedule? EmaSchedule => inner.EmaSchedule;
 
         public nn.Module FinalModel => inner.FinalModel;
 

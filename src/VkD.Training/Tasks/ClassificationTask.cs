@@ -165,6 +165,9 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
     public (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget =>
         ((nn.Module)_s.Student, CreateEmaCopy, "student_ema");
 
+    /// <inheritdoc />
+    public IEmaSchedule? EmaSchedule => null;
+
     private nn.Module CreateEmaCopy() =>
         (_s.CreateEmaModel ?? throw new InvalidOperationException("--student-ema needs CreateEmaModel."))().to(_s.Device);
 

@@ -109,6 +109,9 @@ public sealed class FeatureDistillationTask<TBatch> : ITrainingTask<TBatch>, IDi
         _s.CreateEmaCopy is null ? null : (_s.Student, _s.CreateEmaCopy, "student_ema");
 
     /// <inheritdoc />
+    public IEmaSchedule? EmaSchedule => null;
+
+    /// <inheritdoc />
     public nn.Module FinalModel => _s.Student;
 
     /// <inheritdoc />

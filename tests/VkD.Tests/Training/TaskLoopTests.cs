@@ -193,8 +193,9 @@ public sealed class TaskLoopTests : IDisposable
         private readonly AdamWOptimizer _d;
         private readonly AdamWOptimizer _g;
 
-        public AlternatingTask()
+        public AlternatingTask(IEmaSchedule? emaSchedule = null)
         {
+            EmaSchedule = emaSchedule;
             random.manual_seed(5);
             Generator = nn.Linear(4, 8);
             Discriminator = nn.Linear(8, 1);
@@ -223,6 +224,8 @@ public sealed class TaskLoopTests : IDisposable
         public IReadOnlyList<CheckpointPart> CheckpointParts { get; }
 
         public (nn.Module Source, Func<nn.Module> CreateCopy, string Entry)? EmaTarget => (Generator, () => nn.Linear(4, 8), "generator_ema");
+
+        public IEmaSchedule? EmaSchedule { get; }
 
         public nn.Module FinalModel => Generator;
 
@@ -318,6 +321,77 @@ public sealed class TaskLoopTests : IDisposable
         Assert.Equal(6, RunAlternating(o).Steps);
         AssertSameCheckpoints(straight, resumed, ["generator", "discriminator", "generator_ema"]);
         Assert.Equal(File.ReadAllText(Path.Combine(straight, RunFiles.IterationsCsv)), File.ReadAllText(Path.Combine(resumed, RunFiles.IterationsCsv)));
+    }
+
+    // Records G's weights (float64) after every step: the trajectory the EMA averages.
+    private sealed class WeightRecorder(nn.Module model) : ITrainingObserver
+    {
+        public List<Dictionary<string, Tensor>> AfterStep { get; } = [];
+
+        public void OnIteration(IterationReport report) => AfterStep.Add(Snapshot(model));
+
+        public static Dictionary<string, Tensor> Snapshot(nn.Module m) =>
+            m.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.detach().to(float64).clone());
+    }
+
+    [Fact]
+    public void The_task_s_EMA_schedule_replaces_the_loop_s_and_gives_BigGAN_s_closed_form()
+    {
+        const double decay = 0.8;
+        const int start = 3;
+        var dir = Path.Combine(_dir, "ema");
+        using var task = new AlternatingTask(new ConstantEmaSchedule(decay, start));
+        var recorder = new WeightRecorder(task.Generator);
+        var o = LoopOptions(dir);
+        o.StudentEmaDecay = 0.5; // the loop's own schedule, which the task's must override
+        var result = new TrainingLoop<VectorBatch>(new LoopSetup<VectorBatch>
+        {
+            Task = task,
+            Train = new SyntheticSource(4, 16),
+            Options = o,
+            Observer = recorder,
+        }).Run();
+        Assert.True(result.Completed);
+        var w = recorder.AfterStep;
+        var n = w.Count;
+        Assert.Equal(8, n);
+
+        // BigGAN: steps 1 .. start-1 peg the copy to G, so after step n-1 the copy is
+        // decay^(n-start) w[start-1] + sum_{s=start}^{n-1} (1-decay) decay^(n-1-s) w[s].
+        using var ckpt = CheckpointReader.Read(Path.Combine(dir, RunFiles.LatestCheckpoint));
+        var ema = ckpt.StateDictEntry("generator_ema");
+        foreach (var key in new[] { "weight", "bias" })
+        {
+            var expected = w[start - 1][key] * Math.Pow(decay, n - start);
+            for (var s = start; s < n; s++)
+            {
+                expected += w[s][key] * ((1 - decay) * Math.Pow(decay, n - 1 - s));
+            }
+            var actual = ema[key].to(float64);
+            Assert.True(actual.allclose(expected, rtol: 1e-5, atol: 1e-6), $"generator_ema.{key}: max |diff| {(actual - expected).abs().max().item<double>():E2}");
+            // It is not G itself (the average moved away from the last step's weights).
+            Assert.False(actual.allclose(w[n - 1][key], rtol: 1e-5, atol: 1e-6));
+        }
+        foreach (var snapshot in w)
+        {
+            foreach (var t in snapshot.Values)
+            {
+                t.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public void BigGAN_s_EMA_rule_copies_before_the_start_step_except_at_step_zero()
+    {
+        var rule = new ConstantEmaSchedule(0.9999, 1000);
+        // BigGAN tests `if itr and itr < start_itr` with a 0-based itr: step 0 is falsy and takes the decay.
+        Assert.Equal(0.9999, rule.Momentum(0));
+        Assert.Equal(0.0, rule.Momentum(1));
+        Assert.Equal(0.0, rule.Momentum(999));
+        Assert.Equal(0.9999, rule.Momentum(1000));
+        Assert.Equal(0.9999, rule.Momentum(123_456));
+        Assert.All(new long[] { 0, 1, 5 }, s => Assert.Equal(0.5, new ConstantEmaSchedule(0.5, 0).Momentum(s)));
     }
 
     [Fact]
