@@ -33,7 +33,7 @@ public sealed class GanEvalCommand : Command<GanEvalSettings>
         var o = settings.Apply(new GanRunOptions());
         var m = ProgressObserver.Run("", observer => GanSession.Evaluate(o, settings.Ckpt!, settings.Ema == true, observer));
         CliConsole.Line(string.Create(CultureInfo.InvariantCulture,
-            $"FID {m["fid"]:F3}, KID {m["kid"]:F5} ± {m["kid_std"]:F5} ({m.Count} samples, features {o.FidFeatures})."));
+            $"FID {m["fid"]:F3}, KID {m["kid"]:F5} ± {m["kid_std"]:F5} ({m.Count} samples, features {(o.FidFeatures.Length > 0 ? o.FidFeatures : "the shipped classifier of the data")})."));
         if (!string.IsNullOrEmpty(settings.Output))
         {
             var json = new Dictionary<string, object> { ["checkpoint"] = settings.Ckpt!, ["ema"] = settings.Ema == true, ["samples"] = m.Count };

@@ -18,7 +18,7 @@ public class GanDataSettings : CommandSettings
     public string? DataSet { get; set; }
 
     /// <summary>--fid-features.</summary>
-    [CommandOption("--fid-features <NET>"), Description("FID/KID feature network: a zoo model name (with --fid-weights, e.g. a classifier trained on the data with vkd train) or onnx:PATH. Never the distillation teacher.")]
+    [CommandOption("--fid-features <NET>"), Description("FID/KID feature network (default: the shipped domain classifier of the data, assets/fid/, for Fashion-MNIST): a zoo model name (with --fid-weights, e.g. a classifier trained on the data with vkd train), onnx:PATH, or none. Never the distillation teacher.")]
     public string? FidFeatures { get; set; }
 
     /// <summary>--fid-weights.</summary>
@@ -352,7 +352,6 @@ public sealed class GanEvalSettings : GanDataSettings
     /// <inheritdoc />
     public override ValidationResult Validate() =>
         string.IsNullOrEmpty(Ckpt) ? ValidationResult.Error("--ckpt is required.")
-        : string.IsNullOrEmpty(FidFeatures) ? ValidationResult.Error("--fid-features is required (a zoo model with --fid-weights, or onnx:PATH).")
         : base.Validate();
 }
 

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using TorchSharp;
 using VkD.Data.Datasets;
@@ -87,7 +88,9 @@ public sealed record GanRunOptions
     /// <summary>Weight of each distillation term.</summary>
     public double DistillWeight { get; init; } = 1.0;
 
-    /// <summary>FID/KID feature network (zoo name or <c>onnx:PATH</c>); empty: none (no FID during training).</summary>
+    /// <summary>FID/KID feature network: a zoo name (with <see cref="FidWeights"/>) or <c>onnx:PATH</c>; empty: the
+    /// shipped domain classifier of the data (<see cref="ShippedFidNetwork"/>; none for data without one); <c>none</c>:
+    /// no FID during training.</summary>
     public string FidFeatures { get; init; } = "";
 
     /// <summary>Weights of a zoo FID network.</summary>
@@ -178,6 +181,11 @@ public static class GanSession
         observer.OnMessage(string.Create(CultureInfo.InvariantCulture,
             $"Data: {images.Count} training images ({o.DataFraction:P0} of {spec}), {images.NumClasses} classes, {images.NativeSize}px -> 32px, {images.Channels} channel(s)."));
         var config = new BigGanConfig { Ch = o.Ch, DimZ = o.DimZ, NumClasses = images.NumClasses, Channels = images.Channels, SpectralNorm = o.SpectralNorm };
+        var fid = ResolveFidNetwork(o, spec);
+        if (fid is not null && o.Distills)
+        {
+            EnsureEvaluatorIsNotTeacher(o, fid);
+        }
 
         GanImageAdapter? teacherAdapter = null, fidAdapter = null;
         using var teacher = o.Distills ? OpenNetwork(o.Teacher, o.TeacherPath, images, spec, o.TeacherInputSize, o.TeacherNormalize, out teacherAdapter) : null;
@@ -194,21 +202,20 @@ public static class GanSession
             };
             observer.OnMessage($"Distilling D from {o.Teacher} ({teacher.FeatureDim}-d features, fed {teacherAdapter!.OutputSize}px x {teacherAdapter.OutputChannels}), teacher norm {o.TeacherNorm}.");
         }
-        using var fidNetwork = o.FidFeatures.Length > 0 ? OpenNetwork(o.FidFeatures, o.FidWeights, images, spec, o.FidInputSize, o.FidNormalize, out fidAdapter) : null;
+        using var fidNetwork = fid is null ? null : OpenNetwork(fid.Features, fid.Weights, images, spec, o.FidInputSize, o.FidNormalize, out fidAdapter, fid.Channels);
         RealFeatureReference? reference = null;
         GanEvaluator? evaluator = null;
         if (fidNetwork is not null)
         {
-            if (o.FidFeatures == o.Teacher && o.FidWeights == o.TeacherPath)
-            {
-                throw new ArgumentException($"--fid-features {o.FidFeatures} is the distillation teacher: the evaluator must be a different network (it would grade its own pupil).");
-            }
-            reference = RealReference(o, spec, fidNetwork, fidAdapter!, images.Channels, observer);
+            observer.OnMessage($"FID/KID features: {fid!.Description}.");
+            reference = RealReference(o, fid, spec, fidNetwork, fidAdapter!, images.Channels, observer);
             evaluator = new GanEvaluator(fidNetwork, fidAdapter!, reference, o.Evaluation);
         }
         else
         {
-            observer.OnMessage("No --fid-features: training without FID/KID (sample grids only); evaluate later with vkd gan eval.");
+            observer.OnMessage(o.FidFeatures.Length == 0
+                ? $"No shipped FID network for {spec.Kind} data and no --fid-features: training without FID/KID (sample grids only); evaluate later with vkd gan eval --fid-features."
+                : "--fid-features none: training without FID/KID (sample grids only).");
         }
         try
         {
@@ -256,7 +263,7 @@ public static class GanSession
                 Stop = stop,
                 StopAfterSteps = stopAfterSteps,
                 EvalCount = reference is null ? null : (int)reference.Features.shape[0],
-                Metadata = Metadata(o, task, images),
+                Metadata = Metadata(o, task, images, fid),
             });
             var result = loop.Run();
             if (result.Completed && o.OutputDir.Length > 0)
@@ -280,10 +287,6 @@ public static class GanSession
     {
         ArgumentNullException.ThrowIfNull(o);
         observer ??= NullTrainingObserver.Instance;
-        if (o.FidFeatures.Length == 0)
-        {
-            throw new ArgumentException("vkd gan eval needs --fid-features (a zoo model with --fid-weights, or onnx:PATH).");
-        }
         TrainingSession.EnsureRegistered();
         if (o.Threads > 0)
         {
@@ -291,13 +294,17 @@ public static class GanSession
         }
         using var generator = GanCheckpoint.LoadGenerator(checkpoint, ema);
         var spec = DataSources.ResolveSpec(o.DataSet, o.DataPath);
+        var fid = ResolveFidNetwork(o, spec) ?? throw new ArgumentException(o.FidFeatures.Length == 0
+            ? $"No shipped FID network for {spec.Kind} data (there is one for {string.Join(", ", ShippedFidNetwork.Datasets)}): give --fid-features (a zoo model with --fid-weights, or onnx:PATH)."
+            : "--fid-features none: vkd gan eval needs a feature network.");
         var probe = new GanImageSet(new DatasetSubset(OpenSplit(spec, DataSplit.Val), [0]), generator.Config.Channels);
         if (probe.NumClasses != generator.Config.NumClasses)
         {
             throw new ArgumentException($"The generator in '{checkpoint}' has {generator.Config.NumClasses} classes, the data at '{o.DataPath}' {probe.NumClasses}.");
         }
-        using var network = OpenNetwork(o.FidFeatures, o.FidWeights, probe, spec, o.FidInputSize, o.FidNormalize, out var adapter);
-        using var reference = RealReference(o, spec, network, adapter!, generator.Config.Channels, observer);
+        observer.OnMessage($"FID/KID features: {fid.Description}.");
+        using var network = OpenNetwork(fid.Features, fid.Weights, probe, spec, o.FidInputSize, o.FidNormalize, out var adapter, fid.Channels);
+        using var reference = RealReference(o, fid, spec, network, adapter!, generator.Config.Channels, observer);
         return new GanEvaluator(network, adapter!, reference, o.Evaluation).Evaluate(generator);
     }
 
@@ -388,8 +395,76 @@ public static class GanSession
         }
     }
 
-    // A frozen network (teacher or FID features) and the adapter from GAN images to its input.
-    private static ITeacher OpenNetwork(string specText, string weights, GanImageSet images, DatasetSpec spec, int inputSize, string normalize, out GanImageAdapter? adapter)
+    /// <summary>The FID/KID feature network a run uses: the flag's, or the shipped domain classifier of the data.</summary>
+    /// <param name="Features">Zoo name or <c>onnx:PATH</c>.</param>
+    /// <param name="Weights">Weights of a zoo network.</param>
+    /// <param name="Channels">Input channels it needs (0: the data's).</param>
+    /// <param name="Description">What it is, for messages.</param>
+    private sealed record FidNetwork(string Features, string Weights, int Channels, string Description);
+
+    // The flag's network, the shipped domain classifier when the flag is empty, or null (none, or nothing shipped).
+    private static FidNetwork? ResolveFidNetwork(GanRunOptions o, DatasetSpec spec)
+    {
+        if (o.FidFeatures.Equals("none", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+        if (o.FidFeatures.Length > 0)
+        {
+            return new FidNetwork(o.FidFeatures, o.FidWeights, 0, o.FidWeights.Length > 0 ? $"{o.FidFeatures} ({o.FidWeights})" : o.FidFeatures);
+        }
+        return ShippedFidNetwork.For(spec.Kind) is { } shipped
+            ? new FidNetwork(shipped.Model, shipped.WeightsPath, shipped.Channels, $"the shipped {spec.Kind} classifier {shipped.Model} ({shipped.WeightsPath}), pooled penultimate features")
+            : null;
+    }
+
+    // The teacher would grade its own pupil: refuse the same network file (path, or a byte-identical copy) or, for
+    // networks without a file, the same name.
+    private static void EnsureEvaluatorIsNotTeacher(GanRunOptions o, FidNetwork fid)
+    {
+        var teacherFile = NetworkFile(o.Teacher, o.TeacherPath);
+        var fidFile = NetworkFile(fid.Features, fid.Weights);
+        var same = teacherFile is not null && fidFile is not null
+            ? SameFile(teacherFile, fidFile)
+            : teacherFile is null && fidFile is null && o.Teacher.Equals(fid.Features, StringComparison.OrdinalIgnoreCase);
+        if (same)
+        {
+            throw new ArgumentException($"The distillation teacher ({o.Teacher}{(teacherFile is null ? "" : ", " + teacherFile)}) is also the FID/KID feature network " +
+                $"({fid.Description}): the evaluator must be a different network (it would grade its own pupil); give another --fid-features or another teacher.");
+        }
+    }
+
+    private static string? NetworkFile(string features, string weights)
+    {
+        if (features.StartsWith("onnx:", StringComparison.OrdinalIgnoreCase))
+        {
+            var path = features[5..];
+            var query = path.IndexOf('?', StringComparison.Ordinal);
+            return query >= 0 ? path[..query] : path;
+        }
+        return weights.Length > 0 ? weights : null;
+    }
+
+    private static bool SameFile(string a, string b)
+    {
+        var (fa, fb) = (Path.GetFullPath(a), Path.GetFullPath(b));
+        if (fa == fb)
+        {
+            return true;
+        }
+        if (!File.Exists(fa) || !File.Exists(fb) || new FileInfo(fa).Length != new FileInfo(fb).Length)
+        {
+            return false;
+        }
+        using var sa = File.OpenRead(fa);
+        using var sb = File.OpenRead(fb);
+        return SHA256.HashData(sa).AsSpan().SequenceEqual(SHA256.HashData(sb));
+    }
+
+    // A frozen network (teacher or FID features) and the adapter from GAN images to its input; channels > 0 fixes the
+    // network's input channels (a shipped grey classifier evaluates a 3-channel G through luma).
+    private static ITeacher OpenNetwork(string specText, string weights, GanImageSet images, DatasetSpec spec, int inputSize, string normalize, out GanImageAdapter? adapter,
+        int channels = 0)
     {
         var isOnnx = specText.StartsWith("onnx:", StringComparison.OrdinalIgnoreCase);
         var mode = normalize.Trim().ToLowerInvariant();
@@ -397,14 +472,15 @@ public static class GanSession
         {
             mode = isOnnx ? "imagenet" : "data";
         }
-        var network = TeacherFactory.Create(new TeacherRequest(specText, weights, images.NumClasses, images.NativeSize, mode == "imagenet" ? 3 : images.Channels));
+        var inChannels = mode == "imagenet" ? 3 : channels > 0 ? channels : images.Channels;
+        var network = TeacherFactory.Create(new TeacherRequest(specText, weights, images.NumClasses, images.NativeSize, inChannels));
         try
         {
             var size = inputSize > 0 ? inputSize : network.InputSize > 0 ? network.InputSize : images.NativeSize;
             adapter = mode switch
             {
                 "imagenet" => GanImageAdapter.ImageNet(images.NativeSize, size),
-                "data" => DataAdapter(spec, images, size),
+                "data" => DataAdapter(spec, images.NativeSize, inChannels, size),
                 _ => throw new ArgumentException($"Input normalisation '{normalize}': use imagenet, data or auto."),
             };
             return network;
@@ -416,19 +492,19 @@ public static class GanSession
         }
     }
 
-    private static GanImageAdapter DataAdapter(DatasetSpec spec, GanImageSet images, int size)
+    private static GanImageAdapter DataAdapter(DatasetSpec spec, int nativeSize, int channels, int size)
     {
         var n = spec.DefaultNormalization();
         var mean = n.Mean.ToArray();
         var std = n.Std.ToArray();
-        if (mean.Length != images.Channels)
+        if (mean.Length != channels)
         {
-            (mean, std) = (Enumerable.Repeat(mean[0], images.Channels).ToArray(), Enumerable.Repeat(std[0], images.Channels).ToArray());
+            (mean, std) = (Enumerable.Repeat(mean[0], channels).ToArray(), Enumerable.Repeat(std[0], channels).ToArray());
         }
-        return new GanImageAdapter(images.NativeSize, size, images.Channels, mean, std);
+        return new GanImageAdapter(nativeSize, size, channels, mean, std);
     }
 
-    private static RealFeatureReference RealReference(GanRunOptions o, DatasetSpec spec, ITeacher network, GanImageAdapter adapter, int channels, ITrainingObserver observer)
+    private static RealFeatureReference RealReference(GanRunOptions o, FidNetwork fid, DatasetSpec spec, ITeacher network, GanImageAdapter adapter, int channels, ITrainingObserver observer)
     {
         var val = OpenSplit(spec, DataSplit.Val);
         if (o.FidReal > 0 && o.FidReal < val.Count)
@@ -436,7 +512,7 @@ public static class GanSession
             val = BalancedSubset.Draw(val, o.FidReal, seed: 0);
         }
         var key = string.Create(CultureInfo.InvariantCulture,
-            $"features={o.FidFeatures}|weights={o.FidWeights}|data={spec}|split=val|n={val.Count}|channels={channels}|in={adapter.OutputSize}x{adapter.OutputChannels}|mean={string.Join(",", adapter.Mean)}|std={string.Join(",", adapter.Std)}");
+            $"features={fid.Features}|weights={fid.Weights}|data={spec}|split=val|n={val.Count}|channels={channels}|in={adapter.OutputSize}x{adapter.OutputChannels}|mean={string.Join(",", adapter.Mean)}|std={string.Join(",", adapter.Std)}");
         var cache = o.FidCache.Length > 0 ? o.FidCache : o.OutputDir.Length > 0 ? Path.Combine(o.OutputDir, "fid-reference.pth") : "";
         if (cache.Length > 0 && RealFeatureReference.TryLoad(cache, key) is { } cached)
         {
@@ -448,11 +524,11 @@ public static class GanSession
         {
             reference.Save(cache);
         }
-        observer.OnMessage($"FID reference: {reference.Features.shape[0]} real test images through {o.FidFeatures} ({reference.Features.shape[1]}-d){(cache.Length > 0 ? ", cached in " + cache : "")}.");
+        observer.OnMessage($"FID reference: {reference.Features.shape[0]} real test images through {fid.Features} ({reference.Features.shape[1]}-d){(cache.Length > 0 ? ", cached in " + cache : "")}.");
         return reference;
     }
 
-    private static Dictionary<string, object?> Metadata(GanRunOptions o, GanTask task, GanImageSet images)
+    private static Dictionary<string, object?> Metadata(GanRunOptions o, GanTask task, GanImageSet images, FidNetwork? fid)
     {
         var c = task.Config;
         return new Dictionary<string, object?>
@@ -463,7 +539,8 @@ public static class GanSession
             ["train_images"] = (long)images.Count,
             ["teacher"] = o.Teacher,
             ["teacher_norm"] = o.Distills ? o.TeacherNorm : null,
-            ["fid_features"] = o.FidFeatures,
+            ["fid_features"] = fid?.Features,
+            ["fid_weights"] = fid?.Weights,
             ["gan"] = new Dictionary<string, object?>
             {
                 ["ch"] = (long)c.Ch,

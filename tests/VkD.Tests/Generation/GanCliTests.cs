@@ -59,6 +59,57 @@ public sealed class GanCliTests : IDisposable
         Assert.Equal(10 * 33 + 1, png.Height);
     }
 
+    private static string ShippedFid => Path.Combine(TrainingTestData.Assets, "fid", "resnet8_fashion_mnist.pth");
+
+    private static readonly string[] SmallEval = ["--fid-samples", "40", "--fid-real", "40", "--kid-subsets", "2", "--kid-subset-size", "20"];
+
+    [Fact]
+    public void Without_fid_features_train_and_eval_use_the_shipped_fashion_mnist_classifier()
+    {
+        Assert.True(File.Exists(ShippedFid), $"the shipped FID network {ShippedFid} is not next to the tests");
+        var outDir = Path.Combine(_dir, "default-fid");
+        var (code, output) = Run(["gan", "train", .. Data, .. SmallEval, "--data-fraction", "0.05", "--ch", "2", "--dim-z", "8", "--batch-size", "4",
+            "--d-steps", "1", "--iterations", "2", "--threads", "1", "--grid-per-class", "1", "--output-dir", outDir]);
+        Assert.True(code == 0, output);
+        Assert.Contains("shipped", output);
+        var epoch = CsvLog.Read(Path.Combine(outDir, RunFiles.EpochsCsv)).Single();
+        Assert.True(double.Parse(epoch["fid"], CultureInfo.InvariantCulture) > 0);
+        using (var summary = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, RunFiles.SummaryJson))))
+        {
+            Assert.Equal("resnet8", summary.RootElement.GetProperty("fid_features").GetString());
+            Assert.Equal(Path.GetFullPath(ShippedFid), summary.RootElement.GetProperty("fid_weights").GetString());
+        }
+
+        // eval without --fid-features computes its own reference with the same network: the logged EMA FID again.
+        (code, output) = Run(["gan", "eval", "--ckpt", Path.Combine(outDir, RunFiles.LatestCheckpoint), "--ema", .. Data, .. SmallEval]);
+        Assert.True(code == 0, output);
+        Assert.Contains(double.Parse(epoch["ema_fid"], CultureInfo.InvariantCulture).ToString("F3", CultureInfo.InvariantCulture), output);
+
+        // Data without a shipped network: eval needs the flag, and says so.
+        (code, output) = Run(["gan", "eval", "--ckpt", Path.Combine(outDir, RunFiles.LatestCheckpoint), "--data-set", "mnist", "--data-path", TrainingTestData.DataPath]);
+        Assert.Equal(2, code);
+        Assert.Contains("No shipped FID network", output);
+        Assert.Contains("--fid-features", output);
+    }
+
+    [Fact]
+    public void The_distillation_teacher_is_never_the_evaluator_even_as_a_copy_or_the_shipped_default()
+    {
+        string[] tiny = ["--iterations", "1", "--ch", "2", "--batch-size", "4", "--d-steps", "1", "--data-fraction", "0.05"];
+        // A byte-identical copy of the FID weights under another name.
+        var copy = Path.Combine(_dir, "teacher-copy.pth");
+        File.Copy(TrainingTestData.TeacherPath, copy);
+        var (code, output) = Run(["gan", "distill", .. Data, .. tiny, "--teacher", "resnet32", "--teacher-path", copy,
+            "--fid-features", "resnet32", "--fid-weights", TrainingTestData.TeacherPath]);
+        Assert.Equal(2, code);
+        Assert.Contains("also the FID/KID feature network", output);
+        // The shipped default evaluator given as the teacher, with no --fid-features.
+        (code, output) = Run(["gan", "distill", .. Data, .. tiny, "--teacher", "resnet8", "--teacher-path", ShippedFid]);
+        Assert.Equal(2, code);
+        Assert.Contains("also the FID/KID feature network", output);
+        Assert.Contains("shipped", output);
+    }
+
     [Fact]
     public void Bad_gan_flags_exit_with_2_and_say_why()
     {
