@@ -160,6 +160,10 @@ public class GanTrainSettings : GanDataSettings
     [CommandOption("--iterations <N>"), Description("G steps to train (rounded up to whole epochs).")]
     public long? Iterations { get; set; }
 
+    /// <summary>--epoch-iterations.</summary>
+    [CommandOption("--epoch-iterations <N>"), Description("Iterations per training epoch (evaluation, epoch checkpoints, plots); 0 (default) = one pass over the (sub)set. Batches continue across passes, so --iterations is exact when it is a multiple.")]
+    public int? EpochIterations { get; set; }
+
     /// <summary>--no-ema.</summary>
     [CommandOption("--no-ema"), Description("Keep no EMA of G.")]
     public bool? NoEma { get; set; }
@@ -232,6 +236,7 @@ public class GanTrainSettings : GanDataSettings
             Gan = gan,
             Epochs = Epochs ?? o.Epochs,
             Iterations = Iterations ?? o.Iterations,
+            EpochIterations = EpochIterations ?? o.EpochIterations,
             Ema = NoEma != true,
             EvalEvery = EvalEvery ?? o.EvalEvery,
             SaveEvery = SaveEvery ?? o.SaveEvery,
@@ -255,9 +260,9 @@ public class GanTrainSettings : GanDataSettings
         {
             return ValidationResult.Error($"--data-fraction must be in (0, 1], got {DataFraction}.");
         }
-        if (Ch is <= 0 || DimZ is <= 0 || BatchSize is < 2 || DSteps is <= 0 || Epochs is <= 0 || Iterations is <= 0)
+        if (Ch is <= 0 || DimZ is <= 0 || BatchSize is < 2 || DSteps is <= 0 || Epochs is <= 0 || Iterations is <= 0 || EpochIterations is < 0)
         {
-            return ValidationResult.Error("--ch, --dim-z, --d-steps, --epochs and --iterations must be positive and --batch-size >= 2.");
+            return ValidationResult.Error("--ch, --dim-z, --d-steps, --epochs and --iterations must be positive, --epoch-iterations >= 0 and --batch-size >= 2.");
         }
         if (DLr is <= 0 || GLr is <= 0 || LeCam is < 0 || EmaDecay is < 0 or > 1 || EmaStart is < 0)
         {

@@ -136,10 +136,12 @@ public sealed class GanImageSet
 }
 
 /// <summary>
-/// The GAN's training batches: each epoch a seeded permutation of the images, cut into batches of
+/// The GAN's training batches: each pass over the data a seeded permutation of the images, cut into batches of
 /// <c>imagesPerBatch</c> (= D steps × batch size; the last partial batch is dropped), each image flipped left-right
-/// with probability 1/2 when mirroring (<c>--mirror_augment</c> of the reference). Batch i of epoch e depends only on
-/// (seed, e, i), so a resumed run gets the same batches.
+/// with probability 1/2 when mirroring (<c>--mirror_augment</c> of the reference). A training epoch of the loop is one
+/// pass, or with <c>iterationsPerEpoch</c> that many batches of the endless stream of passes (BigGAN counts
+/// iterations, its multi-epoch sampler chains passes), so a run's length and evaluation points need not be whole
+/// passes. Batch k of pass p depends only on (seed, p, k), so a resumed run gets the same batches.
 /// </summary>
 public sealed class GanBatchSource : IBatchSource<GanBatch>
 {
@@ -147,23 +149,35 @@ public sealed class GanBatchSource : IBatchSource<GanBatch>
     private readonly int _perBatch;
     private readonly long _seed;
     private readonly bool _mirror;
+    private readonly int _iterationsPerEpoch;
+    private (int Pass, int[] Order)? _lastOrder;
 
     /// <summary>Creates the source.</summary>
-    public GanBatchSource(GanImageSet images, int imagesPerBatch, long seed, bool mirror = true)
+    /// <param name="images">The training images.</param>
+    /// <param name="imagesPerBatch">Real images per loop step (D steps × batch size).</param>
+    /// <param name="seed">Seed of the permutations and flips.</param>
+    /// <param name="mirror">Flip images left-right at random.</param>
+    /// <param name="iterationsPerEpoch">Batches per loop epoch; 0: one pass over the data.</param>
+    public GanBatchSource(GanImageSet images, int imagesPerBatch, long seed, bool mirror = true, int iterationsPerEpoch = 0)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(imagesPerBatch);
+        ArgumentOutOfRangeException.ThrowIfNegative(iterationsPerEpoch);
         _images = images;
         _perBatch = imagesPerBatch;
         _seed = seed;
         _mirror = mirror;
+        _iterationsPerEpoch = iterationsPerEpoch;
     }
 
     /// <inheritdoc />
     public int Count => _images.Count;
 
+    /// <summary>Batches in one pass over the data.</summary>
+    public int BatchesPerPass => _images.Count / _perBatch;
+
     /// <inheritdoc />
-    public int BatchesPerEpoch => _images.Count / _perBatch;
+    public int BatchesPerEpoch => BatchesPerPass == 0 ? 0 : _iterationsPerEpoch > 0 ? _iterationsPerEpoch : BatchesPerPass;
 
     /// <summary>The images.</summary>
     public GanImageSet Images => _images;
@@ -171,23 +185,36 @@ public sealed class GanBatchSource : IBatchSource<GanBatch>
     /// <inheritdoc />
     public IEnumerable<GanBatch> GetEpoch(int epoch, int startBatch = 0)
     {
+        var perPass = BatchesPerPass;
+        for (var b = startBatch; b < BatchesPerEpoch; b++)
+        {
+            var global = ((long)epoch * BatchesPerEpoch) + b;
+            var (pass, k) = ((int)(global / perPass), (int)(global % perPass));
+            var indices = Order(pass).AsSpan(k * _perBatch, _perBatch).ToArray();
+            bool[]? flip = null;
+            if (_mirror)
+            {
+                var flips = DeterministicRandom.ForStream(_seed, pass, k, 0xF1);
+                flip = indices.Select(_ => flips.NextDouble() < 0.5).ToArray();
+            }
+            yield return new GanBatch(_images.Images(indices, flip), _images.Labels(indices), indices.Select(_images.SourceIndex).ToArray());
+        }
+    }
+
+    private int[] Order(int pass)
+    {
+        if (_lastOrder is { } last && last.Pass == pass)
+        {
+            return last.Order;
+        }
         var order = Enumerable.Range(0, _images.Count).ToArray();
-        var rng = DeterministicRandom.ForStream(_seed, epoch, 0x6A4);
+        var rng = DeterministicRandom.ForStream(_seed, pass, 0x6A4);
         for (var i = order.Length - 1; i > 0; i--)
         {
             var j = rng.NextInt(i + 1);
             (order[i], order[j]) = (order[j], order[i]);
         }
-        for (var b = startBatch; b < BatchesPerEpoch; b++)
-        {
-            var indices = order.AsSpan(b * _perBatch, _perBatch).ToArray();
-            bool[]? flip = null;
-            if (_mirror)
-            {
-                var flips = DeterministicRandom.ForStream(_seed, epoch, b, 0xF1);
-                flip = indices.Select(_ => flips.NextDouble() < 0.5).ToArray();
-            }
-            yield return new GanBatch(_images.Images(indices, flip), _images.Labels(indices), indices.Select(_images.SourceIndex).ToArray());
-        }
+        _lastOrder = (pass, order);
+        return order;
     }
 }

@@ -58,6 +58,10 @@ public sealed record GanRunOptions
     /// <summary>G steps of the run (the reference counts iterations); rounded up to whole epochs. 0 uses <see cref="Epochs"/>.</summary>
     public long Iterations { get; init; }
 
+    /// <summary>Iterations per training epoch, the unit of evaluation, epoch checkpoints and plots; 0: one pass over
+    /// the (sub)set. Batches continue across passes (BigGAN's multi-epoch sampler), so any length is exact.</summary>
+    public int EpochIterations { get; init; }
+
     /// <summary>Keep an EMA of G (BigGAN's rule: <see cref="GanTrainingOptions.EmaDecay"/> from
     /// <see cref="GanTrainingOptions.EmaStart"/>).</summary>
     public bool Ema { get; init; } = true;
@@ -222,7 +226,7 @@ public static class GanSession
             random.manual_seed(o.Seed);
             var gan = o.Gan with { GridFolder = o.OutputDir.Length > 0 ? o.OutputDir : null };
             using var task = new GanTask(config, gan, distill, evaluator, device);
-            var source = new GanBatchSource(images, task.ImagesPerBatch, o.Seed, o.Mirror);
+            var source = new GanBatchSource(images, task.ImagesPerBatch, o.Seed, o.Mirror, o.EpochIterations);
             if (source.BatchesPerEpoch == 0)
             {
                 throw new ArgumentException($"{images.Count} training images are fewer than one iteration's {task.ImagesPerBatch} (D steps x batch size).");
@@ -376,6 +380,10 @@ public static class GanSession
         if (o.Iterations <= 0 && o.Epochs <= 0)
         {
             throw new ArgumentException("Give --iterations or --epochs (> 0).");
+        }
+        if (o.EpochIterations < 0)
+        {
+            throw new ArgumentException($"--epoch-iterations must be >= 0 (0: one pass over the data), got {o.EpochIterations}.");
         }
         if (o.Channels is not (0 or 1 or 3))
         {
@@ -550,6 +558,7 @@ public static class GanSession
                 ["native_size"] = (long)images.NativeSize,
                 ["batch_size"] = (long)o.Gan.BatchSize,
                 ["d_steps"] = (long)o.Gan.DSteps,
+                ["epoch_iterations"] = (long)o.EpochIterations,
                 ["diffaugment"] = o.Gan.Augment.ToString(),
                 ["lecam"] = o.Gan.LeCamWeight,
                 ["ema"] = o.Ema,

@@ -206,6 +206,31 @@ public sealed class GanTaskTests : IDisposable
     }
 
     [Fact]
+    public void Epochs_of_a_fixed_number_of_iterations_continue_the_stream_of_passes_and_resume_anywhere()
+    {
+        var images = Images(30, 2);
+        var passes = new GanBatchSource(images, 4, seed: 9); // 7 batches per pass
+        Assert.Equal(7, passes.BatchesPerEpoch);
+        var stream = Enumerable.Range(0, 3).SelectMany(p => passes.GetEpoch(p)).ToList();
+        var chunked = new GanBatchSource(images, 4, seed: 9, iterationsPerEpoch: 5);
+        Assert.Equal(5, chunked.BatchesPerEpoch);
+        var chunks = Enumerable.Range(0, 4).SelectMany(e => chunked.GetEpoch(e)).ToList(); // 20 of the 21 batches
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            Assert.Equal(stream[i].Indices, chunks[i].Indices);
+            Assert.True(stream[i].Images.eq(chunks[i].Images).all().item<bool>(), $"batch {i}: images (flips) differ");
+        }
+        // A resume in the middle of epoch 2 (stream batch 13, the last of pass 1, then the first of pass 2) gives the same batches.
+        var resumed = chunked.GetEpoch(2, startBatch: 3).ToList();
+        Assert.Equal(chunks[13].Indices, resumed[0].Indices);
+        Assert.Equal(chunks[14].Indices, resumed[1].Indices);
+        foreach (var b in stream.Concat(chunks).Concat(resumed))
+        {
+            b.Dispose();
+        }
+    }
+
+    [Fact]
     public void Without_distillation_D_has_no_feature_head_and_the_terms_are_the_GAN_losses()
     {
         var dir = Path.Combine(_dir, "plain");
