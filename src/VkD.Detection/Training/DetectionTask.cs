@@ -63,8 +63,8 @@ public sealed class DetectionTaskSetup
 /// <c>train_one_epoch_with_teacher</c>, with VkD's teacher changes): the student's outputs on the padded batch → the
 /// <see cref="SetCriterion"/> (final and, with <c>--aux_loss</c>, auxiliary predictions) → with a teacher, the
 /// teacher's outputs on the same batch without autograd and the distiller's terms on both detectors' features, all in
-/// one <see cref="LossTerms"/>. ViDT's AdamW groups (<see cref="VidtParameterGroups"/>) at one rate, with ViDT's lagged
-/// per-epoch cosine (<see cref="VidtLearningRateSchedule"/>); the loop clips the gradients (ViDT's
+/// one <see cref="LossTerms"/>. ViDT's AdamW groups (<see cref="VidtParameterGroups"/>) at one rate; the loop applies
+/// ViDT's lagged per-epoch cosine (<see cref="DetectionTraining.LoopOptions"/> sets its one-epoch lag) and clips the gradients (ViDT's
 /// <c>--clip_max_norm</c> 0.1 goes into its options). The checkpoint entry <c>student</c> holds the detector and the
 /// distiller's projectors under ViDT's and VkD's key names; the best epoch is the one with the highest COCO AP on the
 /// val set (<see cref="VidtPostProcess"/> + <see cref="CocoEvaluator"/>). ViDT keeps no EMA copy, nor does this task.
@@ -80,7 +80,7 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
 
     private readonly DetectionTaskSetup _s;
     private readonly SetCriterion _criterion;
-    private readonly EpochLaggedOptimizer _optimizer;
+    private readonly AdamWOptimizer _optimizer;
     private readonly string[] _termNames;
     private readonly ScalarType _dtype;
 
@@ -107,7 +107,7 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
         var predictionSets = setup.AuxLoss ? setup.Student.Config.DecLayers + 1 : 1;
         _termNames = [.. SetCriterion.TermNames(predictionSets), .. setup.Distiller?.TermNames ?? [], ClassErrorTerm];
         var groups = VidtParameterGroups.Build(setup.Student, setup.WeightDecay, setup.Distiller);
-        _optimizer = new EpochLaggedOptimizer(new AdamWOptimizer(groups, setup.Lr), new VidtLearningRateSchedule(setup.Lr, setup.MinLr, setup.Epochs));
+        _optimizer = new AdamWOptimizer(groups, setup.Lr);
         Optimizers = [new TaskOptimizer("optimizer", _optimizer)];
         CheckpointParts = [new CheckpointPart("student", setup.Distiller is null ? [setup.Student] : [setup.Student, setup.Distiller])];
         setup.Teacher?.eval();
@@ -126,11 +126,11 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
     /// <summary>The criterion.</summary>
     public SetCriterion Criterion => _criterion;
 
-    /// <summary>The optimiser (ViDT's AdamW groups behind the lagged schedule).</summary>
-    public EpochLaggedOptimizer Optimizer => _optimizer;
+    /// <summary>The optimiser (ViDT's AdamW groups; the loop sets its rate).</summary>
+    public AdamWOptimizer Optimizer => _optimizer;
 
     /// <summary>The AdamW parameter groups.</summary>
-    public IReadOnlyList<ParameterGroup> ParameterGroups => ((ParameterGroupOptimizer)_optimizer.Inner).Groups;
+    public IReadOnlyList<ParameterGroup> ParameterGroups => _optimizer.Groups;
 
     /// <inheritdoc />
     public string ModelName => _s.StudentName;
@@ -189,7 +189,6 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(context);
-        _optimizer.Epoch = context.Epoch;
         using var scope = NewDisposeScope();
         var device = _s.Device;
         // A float64 student (a parity check) gets the batch in float64; the loader's batches are float32.

@@ -402,6 +402,7 @@ public static class DetectionTraining
             Threads = o.Threads,
             Device = o.Device,
             ScheduleUnit = "epoch",
+            ScheduleLagEpochs = 1,
         };
     }
 

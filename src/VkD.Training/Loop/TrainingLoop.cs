@@ -113,8 +113,9 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
             throw new ArgumentException($"--schedule-unit {o.ScheduleUnit}: use iteration or epoch.");
         }
         var totalSteps = (long)ipe * o.Epochs;
-        var schedule = CosineLrScheduler.FromEpochs(o.Lr, o.MinLr, o.Epochs, o.WarmupEpochs, o.WarmupLr, ipe);
-        double LrAt(long step) => schedule.LearningRate(byEpoch ? step / ipe * ipe : step);
+        var schedule = new LearningRateSchedule(CosineLrScheduler.FromEpochs(o.Lr, o.MinLr, o.Epochs, o.WarmupEpochs, o.WarmupLr, ipe),
+            ipe, byEpoch, o.ScheduleLagEpochs);
+        double LrAt(long step) => schedule.LearningRate(step);
         var momentum = task.EmaSchedule ?? new EmaMomentumSchedule(o.StudentEmaDecay, totalSteps);
 
         var emaTarget = task.EmaTarget;

@@ -189,6 +189,11 @@ public sealed class TrainingOptions
     /// <c>epoch</c> (at epoch boundaries, timm's default).</summary>
     public string ScheduleUnit { get; set; } = "iteration";
 
+    /// <summary>Epochs the per-epoch rate lags behind the cosine (0, the default, for none). ViDT's recipe uses 1: its
+    /// <c>main.py</c> steps the scheduler at the end of each epoch (<see cref="Optim.LearningRateSchedule"/>). Not a
+    /// flag of the classification commands; the detection commands set it.</summary>
+    public int ScheduleLagEpochs { get; set; }
+
     /// <summary>Returns a shallow copy, so callers can vary a few fields (the quickstart's three variants).</summary>
     public TrainingOptions Clone() => (TrainingOptions)MemberwiseClone();
 

@@ -144,6 +144,39 @@ public sealed class TaskLoopTests : IDisposable
     }
 
     [Fact]
+    public void A_lagged_per_epoch_schedule_trains_each_epoch_at_the_previous_epochs_rate_and_logs_the_rate_applied()
+    {
+        var dir = Path.Combine(_dir, "lagged");
+        var o = LoopOptions(dir);
+        o.Epochs = 3;
+        o.ScheduleUnit = "epoch";
+        o.ScheduleLagEpochs = 1;
+        using (var run = new SharedPairRun())
+        {
+            Assert.True(run.Run(o).Completed);
+        }
+        // ViDT's main.py: epoch e trains at the cosine's value at max(e - 1, 0).
+        double Cosine(int t) => o.MinLr + (0.5 * (o.Lr - o.MinLr) * (1 + Math.Cos(Math.PI * t / o.Epochs)));
+        var rows = File.ReadAllLines(Path.Combine(dir, "iterations.csv")).Skip(1)
+            .Select(l => l.Split(',')).Select(c => (Epoch: int.Parse(c[0], CultureInfo.InvariantCulture), Lr: double.Parse(c[2], CultureInfo.InvariantCulture)))
+            .ToArray();
+        Assert.Equal(12, rows.Length);
+        foreach (var (epoch, lr) in rows)
+        {
+            Assert.Equal(Cosine(Math.Max(epoch - 1, 0)), lr, 12);
+        }
+    }
+
+    [Fact]
+    public void A_lag_needs_the_per_epoch_schedule()
+    {
+        var cosine = CosineLrScheduler.FromEpochs(1.0, 0.0, 4, 0, 0, 10);
+        Assert.Throws<ArgumentException>(() => new LearningRateSchedule(cosine, 10, perEpoch: false, lagEpochs: 1));
+        var unlagged = new LearningRateSchedule(cosine, 10, perEpoch: true);
+        Assert.Equal(cosine.LearningRate(20), unlagged.LearningRate(29));
+    }
+
+    [Fact]
     public void Two_pairs_sharing_one_projector_log_their_terms_register_one_projector_and_resume_bit_exactly()
     {
         var straight = Path.Combine(_dir, "straight");
