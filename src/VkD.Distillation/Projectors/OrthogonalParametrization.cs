@@ -21,7 +21,7 @@ public sealed class OrthogonalParametrization : nn.Module
     /// <summary>Creates the parametrization of a <paramref name="rows"/> x <paramref name="columns"/> weight; the base
     /// is zero until <see cref="RightInverse"/> or a state-dict load fills it.</summary>
     public OrthogonalParametrization(long rows, long columns, OrthogonalMap map, OrthogonalComputation computation,
-        HouseholderDiagonal diagonal, ScalarType dtype = ScalarType.Float32) : base("_Orthogonal")
+        HouseholderDiagonal diagonal, ScalarType? dtype = null) : base("_Orthogonal")
     {
         Rows = rows;
         Columns = columns;
@@ -29,7 +29,8 @@ public sealed class OrthogonalParametrization : nn.Module
         Computation = computation;
         Diagonal = diagonal;
         var n = Math.Max(rows, columns);
-        register_buffer("base", zeros(n, n, dtype));
+        // torch.get_default_dtype(), as PyTorch builds it, unless the caller names one.
+        register_buffer("base", zeros(n, n, dtype ?? get_default_dtype()));
     }
 
     /// <summary>Rows of the parametrized weight.</summary>

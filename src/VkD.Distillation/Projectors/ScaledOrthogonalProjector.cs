@@ -13,8 +13,6 @@ namespace VkD.Distillation.Projectors;
 public sealed class ScaledOrthogonalProjector : ProjectorModule
 {
     private readonly OrthogonalProjector _projector;
-    private readonly Parameter _scale;
-    private readonly Parameter? _bias;
 
     /// <summary>Creates the projector; <paramref name="bias"/> false drops the bias as the reference allows.</summary>
     public ScaledOrthogonalProjector(int inFeatures, int outFeatures, bool bias = true, OrthogonalProjectorOptions? options = null)
@@ -22,12 +20,12 @@ public sealed class ScaledOrthogonalProjector : ProjectorModule
     {
         _projector = new OrthogonalProjector(inFeatures, outFeatures, options);
         register_module("projector", _projector);
-        _scale = new Parameter(ones(outFeatures));
-        register_parameter("weight", _scale);
+        // The scale and bias are read back by name, never cached in fields: Module.to(dtype|device) replaces
+        // registered parameters, and a cached one would be the disposed original.
+        register_parameter("weight", new Parameter(ones(outFeatures)));
         if (bias)
         {
-            _bias = new Parameter(zeros(outFeatures));
-            register_parameter("bias", _bias);
+            register_parameter("bias", new Parameter(zeros(outFeatures)));
         }
     }
 
@@ -35,10 +33,10 @@ public sealed class ScaledOrthogonalProjector : ProjectorModule
     public OrthogonalProjector Orthogonal => _projector;
 
     /// <summary>The per-channel scale s (<c>weight</c>).</summary>
-    public Parameter Scale => _scale;
+    public Parameter Scale => get_parameter("weight")!;
 
     /// <summary>The bias b, or null.</summary>
-    public Parameter? Bias => _bias;
+    public Parameter? Bias => get_parameter("bias");
 
     /// <inheritdoc />
     public override bool ExemptFromWeightDecay => _projector.ExemptFromWeightDecay;
@@ -50,10 +48,10 @@ public sealed class ScaledOrthogonalProjector : ProjectorModule
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = _scale * _projector.forward(x);
-        if (_bias is not null)
+        var y = Scale * _projector.forward(x);
+        if (Bias is { } bias)
         {
-            y = y + _bias;
+            y = y + bias;
         }
         return y.MoveToOuterDisposeScope();
     }

@@ -74,4 +74,60 @@ public class ProjectorApiTests
         Parity.Close(proj.forward(many), many.matmul(w.t()), 1e-5, "rows >= d_s");
         Assert.Equal(new long[] { 2, 3, 40 }, proj.forward(few).shape);
     }
+
+    [Theory]
+    [InlineData("orthogonal")]
+    [InlineData("scaled")]
+    [InlineData("linear")]
+    public void A_projector_moved_to_float64_computes_in_float64_with_its_own_parameters(string kind)
+    {
+        using var proj = Create(kind);
+        using var scope = NewDisposeScope();
+        var x = randn(3, 4, dtype: ScalarType.Float64);
+        using (no_grad())
+        {
+            foreach (var p in proj.parameters())
+            {
+                p.add_(0.01); // the scale and bias away from ones/zeros, so a stale copy would show
+            }
+        }
+        var expected = proj.forward(x.to_type(ScalarType.Float32)).to_type(ScalarType.Float64);
+        proj.to(ScalarType.Float64);
+        Assert.All(proj.parameters(), p => Assert.Equal(ScalarType.Float64, p.dtype));
+        Assert.All(proj.buffers(), b => Assert.Equal(ScalarType.Float64, b.dtype));
+        var y = proj.forward(x);
+        Assert.Equal(ScalarType.Float64, y.dtype);
+        Assert.True(y.allclose(expected, rtol: 1e-4, atol: 1e-5));
+        y.sum().backward();
+        // The gradient reaches the parameters the module reports (an optimizer built after .to() holds these).
+        Assert.All(proj.parameters(), p => Assert.NotNull(p.grad));
+    }
+
+    [Theory]
+    [InlineData("orthogonal")]
+    [InlineData("scaled")]
+    public void A_projector_built_under_a_float64_default_is_float64_throughout(string kind)
+    {
+        var previous = get_default_dtype();
+        set_default_dtype(ScalarType.Float64);
+        try
+        {
+            using var proj = Create(kind);
+            Assert.All(proj.parameters(), p => Assert.Equal(ScalarType.Float64, p.dtype));
+            Assert.All(proj.buffers(), b => Assert.Equal(ScalarType.Float64, b.dtype));
+            using var scope = NewDisposeScope();
+            Assert.Equal(ScalarType.Float64, proj.forward(randn(2, 4)).dtype);
+        }
+        finally
+        {
+            set_default_dtype(previous);
+        }
+    }
+
+    private static ProjectorModule Create(string kind) => kind switch
+    {
+        "orthogonal" => new OrthogonalProjector(4, 6),
+        "scaled" => new ScaledOrthogonalProjector(4, 6),
+        _ => new LinearProjector(4, 6),
+    };
 }
