@@ -15,6 +15,8 @@ public sealed class GaussianStatistics : IDisposable
         {
             throw new ArgumentException($"Gaussian statistics need a mean [D] and a covariance [D, D]; got [{string.Join(", ", mean.shape)}] and [{string.Join(", ", covariance.shape)}].");
         }
+        // The detached and converted intermediates are freed with the scope; only the two copies outlive it.
+        using var scope = NewDisposeScope();
         Mean = mean.detach().to(float64, CPU).clone().DetachFromDisposeScope();
         Covariance = covariance.detach().to(float64, CPU).clone().DetachFromDisposeScope();
     }

@@ -79,8 +79,11 @@ public static class CheckpointWriter
             case Tensor t:
                 {
                     // A fresh contiguous CPU tensor: storage offset 0, strides PyTorch can rebuild, no autograd.
+                    // The detached and contiguous intermediates are handles of their own: a scope frees them,
+                    // or every save would leave two native tensors per entry to the garbage collector.
                     using var noGrad = no_grad();
-                    var copy = t.detach().cpu().contiguous().clone();
+                    using var scope = NewDisposeScope();
+                    var copy = t.detach().cpu().contiguous().clone().MoveToOuterDisposeScope();
                     copies.Add(copy);
                     return copy;
                 }

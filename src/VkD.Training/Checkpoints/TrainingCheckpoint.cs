@@ -219,9 +219,9 @@ public static class TrainingCheckpoint
         switch (value)
         {
             case Tensor t when t.is_floating_point():
-                using (var finite = isfinite(t).all())
+                using (NewDisposeScope())
                 {
-                    return finite.item<bool>() ? null : path;
+                    return isfinite(t).all().item<bool>() ? null : path;
                 }
             case IDictionary<string, object?> d:
                 foreach (var (k, v) in d)

@@ -75,8 +75,8 @@ public sealed class AdamWOptimizer : ParameterGroupOptimizer
             state[i] = new Dictionary<string, object?>
             {
                 ["step"] = tensor((float)_step[i]),
-                ["exp_avg"] = _expAvg[i]!.detach().clone(),
-                ["exp_avg_sq"] = _expAvgSq[i]!.detach().clone(),
+                ["exp_avg"] = _expAvg[i]!.clone(),
+                ["exp_avg_sq"] = _expAvgSq[i]!.clone(),
             };
         }
         return StateDictOf(state, g => new Dictionary<string, object?>

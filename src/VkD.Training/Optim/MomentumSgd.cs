@@ -61,7 +61,7 @@ public sealed class MomentumSgd : ParameterGroupOptimizer
         {
             if (_buffers[i] is not null)
             {
-                state[i] = new Dictionary<string, object?> { ["momentum_buffer"] = _buffers[i]!.detach().clone() };
+                state[i] = new Dictionary<string, object?> { ["momentum_buffer"] = _buffers[i]!.clone() };
             }
         }
         return StateDictOf(state, g => new Dictionary<string, object?>
