@@ -43,6 +43,10 @@ public sealed class DistillSettings : TrainingSettings
     [CommandOption("--temperature <T>"), Description("KD temperature (default 1, the reference's fixed value).")]
     public double? Temperature { get; set; }
 
+    /// <summary>--teacher-precision.</summary>
+    [CommandOption("--teacher-precision <P>"), Description("fp32 (default) or bf16: run a zoo teacher in bfloat16 (outputs stay float32; faster where the CPU has AVX512-BF16/AMX, see docs/benchmarks.md).")]
+    public string? TeacherPrecision { get; set; }
+
     /// <summary>--projector.</summary>
     [CommandOption("--projector <KIND>"), Description("householder (default), matrix_exp, cayley, or linear (plain, non-orthogonal baseline).")]
     public string? Projector { get; set; }

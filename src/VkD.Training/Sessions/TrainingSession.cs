@@ -291,7 +291,8 @@ public static class TrainingSession
         {
             var fed = task.Teacher switch
             {
-                ModelTeacher mt => $"zoo model {mt.Name} ({Millions(mt.Model.parameters().Sum(p => p.numel()))} parameters, TorchSharp)",
+                ModelTeacher mt => $"zoo model {mt.Name} ({Millions(mt.Model.parameters().Sum(p => p.numel()))} parameters, TorchSharp" +
+                    (mt.Precision == ScalarType.Float32 ? ")" : $", {mt.Precision}{(mt.Agreement is { } a ? $" {a}" : "")})"),
                 var other => other.ToString() ?? other.GetType().Name,
             };
             var t = task.TeacherInputSize > 0 ? task.TeacherInputSize : data.InputSize;
@@ -350,6 +351,7 @@ public static class TrainingSession
             {
                 throw new ArgumentException($"--projector {o.Projector} is unknown; use one of {string.Join(", ", ProjectorFactory.Names)}.");
             }
+            _ = TeacherPrecisions.Parse(o.TeacherPrecision);
             if (!NormalizationFactory.Names.Contains(o.Norm))
             {
                 throw new ArgumentException($"--norm {o.Norm} is unknown; use one of {string.Join(", ", NormalizationFactory.Names)}.");
@@ -431,9 +433,18 @@ public static class TrainingSession
         var teacher = TeacherFactory.Create(new TeacherRequest(o.Teacher, o.TeacherPath, data.NumClasses, ownSize, data.Channels));
         try
         {
+            var precision = TeacherPrecisions.Parse(o.TeacherPrecision);
             if (teacher is ModelTeacher mt)
             {
                 mt.Model.to(TrainingDevice.Resolve(o.Device));
+                if (precision != ScalarType.Float32)
+                {
+                    mt.SetPrecision(precision, AgreementImages(data, mt));
+                }
+            }
+            else if (precision != ScalarType.Float32)
+            {
+                throw new ArgumentException($"--teacher-precision {o.TeacherPrecision} applies to zoo teachers run by TorchSharp; '--teacher {o.Teacher}' runs in its own model's precision.");
             }
             if (!o.DistillMethod.Trim().Equals("vkd", StringComparison.OrdinalIgnoreCase))
             {
@@ -463,6 +474,23 @@ public static class TrainingSession
             teacher.Dispose();
             throw;
         }
+    }
+
+    // Up to 16 evaluation images at the teacher's size, on which a reduced-precision teacher is compared with float32.
+    private static Tensor? AgreementImages(DataSources data, ModelTeacher teacher)
+    {
+        using var scope = NewDisposeScope();
+        using var batch = data.Eval.GetEpoch(0).FirstOrDefault();
+        if (batch is null)
+        {
+            return null;
+        }
+        var images = batch.Images.narrow(0, 0, Math.Min(16, batch.Images.shape[0]));
+        if (teacher.InputSize > 0 && images.shape[^1] != teacher.InputSize)
+        {
+            images = nn.functional.interpolate(images, [teacher.InputSize, teacher.InputSize], mode: InterpolationMode.Bilinear, align_corners: false);
+        }
+        return images.to(teacher.Model.parameters().First().device).MoveToOuterDisposeScope();
     }
 
     // The method flags that need no data: the method, its options, and the VkD-only weights it would ignore.

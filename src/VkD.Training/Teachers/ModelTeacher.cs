@@ -1,9 +1,37 @@
+using System.Globalization;
 using TorchSharp;
 using VkD.Distillation.Teachers;
 using VkD.Models;
 using static TorchSharp.torch;
 
 namespace VkD.Training.Teachers;
+
+/// <summary>How a teacher's outputs in one precision agree with its float32 outputs on the same images.</summary>
+/// <param name="Images">Images compared.</param>
+/// <param name="Top1Agreement">Share of images (0..1) with the same top-1 class; NaN for a feature-only teacher.</param>
+/// <param name="FeatureCosine">Mean cosine similarity of the pooled features.</param>
+/// <param name="RelativeFeatureError">‖f - f32‖ / ‖f32‖ over all the features.</param>
+public sealed record PrecisionAgreement(int Images, double Top1Agreement, double FeatureCosine, double RelativeFeatureError)
+{
+    /// <summary>Compares <paramref name="reduced"/> with <paramref name="reference"/> (float32) outputs.</summary>
+    public static PrecisionAgreement Between(TeacherOutputs reference, TeacherOutputs reduced)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(reduced);
+        using var scope = NewDisposeScope();
+        var f32 = reference.Features.to_type(ScalarType.Float64);
+        var f = reduced.Features.to_type(ScalarType.Float64);
+        var cosine = nn.functional.cosine_similarity(f, f32, dim: 1).mean().item<double>();
+        var error = ((f - f32).norm() / f32.norm()).item<double>();
+        var top1 = reference.Logits is null || reduced.Logits is null ? double.NaN
+            : reference.Logits.argmax(1).eq(reduced.Logits.argmax(1)).to_type(ScalarType.Float64).mean().item<double>();
+        return new PrecisionAgreement((int)f32.shape[0], top1, cosine, error);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"against float32 on {Images} evaluation images: {(double.IsNaN(Top1Agreement) ? "" : $"top-1 agreement {100 * Top1Agreement:F1}%, ")}feature cosine {FeatureCosine:F5}, relative feature error {RelativeFeatureError:E2}");
+}
 
 /// <summary>
 /// A zoo classifier used as a frozen teacher: eval mode, no autograd, gradients switched off on every parameter.
@@ -43,6 +71,37 @@ public sealed class ModelTeacher : ITeacher
     /// <inheritdoc />
     public int NumClasses => Model.NumClasses;
 
+    /// <summary>The dtype the teacher computes in (float32 unless <see cref="SetPrecision"/> changed it).</summary>
+    public ScalarType Precision { get; private set; } = ScalarType.Float32;
+
+    /// <summary>How the reduced-precision teacher agreed with its float32 self when <see cref="SetPrecision"/> measured
+    /// it; null if it was not measured.</summary>
+    public PrecisionAgreement? Agreement { get; private set; }
+
+    /// <summary>Moves the weights to <paramref name="precision"/> (float32 or bfloat16). Its outputs stay float32, so
+    /// the distiller and the student never see the teacher's arithmetic. With <paramref name="probe"/> images (which it
+    /// disposes), the float32 and the new outputs are compared on them first (<see cref="Agreement"/>).</summary>
+    public void SetPrecision(ScalarType precision, Tensor? probe = null)
+    {
+        using var images = probe;
+        if (precision is not (ScalarType.Float32 or ScalarType.BFloat16))
+        {
+            throw new ArgumentException($"A teacher runs in float32 or bfloat16, not {precision}.", nameof(precision));
+        }
+        var before = images is null || precision == Precision ? null : Forward(images);
+        Model.to(precision);
+        Precision = precision;
+        if (before is not null)
+        {
+            var after = Forward(images!);
+            Agreement = PrecisionAgreement.Between(before, after);
+            before.Logits?.Dispose();
+            before.Features.Dispose();
+            after.Logits?.Dispose();
+            after.Features.Dispose();
+        }
+    }
+
     /// <inheritdoc />
     public TeacherOutputs Forward(Tensor images)
     {
@@ -50,10 +109,10 @@ public sealed class ModelTeacher : ITeacher
         using var scope = NewDisposeScope();
         // Kept in eval mode even if a caller toggled train() on a parent: BN statistics must stay frozen.
         Model.eval();
-        var features = Model.ForwardFeatures(images);
+        var features = Model.ForwardFeatures(images.dtype == Precision ? images : images.to_type(Precision));
         var pooled = Model.ForwardHead(features, preLogits: true);
         Tensor? logits = Model.NumClasses > 0 ? Model.ForwardHead(features) : null;
-        return new TeacherOutputs(logits?.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope());
+        return new TeacherOutputs(logits?.to_type(ScalarType.Float32).MoveToOuterDisposeScope(), pooled.to_type(ScalarType.Float32).MoveToOuterDisposeScope());
     }
 
     /// <inheritdoc />
