@@ -76,6 +76,20 @@ public class SwinTransformerTests
         Assert.DoesNotContain("layers.3.downsample.reduction.weight", sd.Keys);
     }
 
+    [Theory]
+    [InlineData("swin_tiny_patch4_window7_224")]
+    [InlineData("swin_base_patch4_window7_224")]
+    public void Full_size_keys_and_shapes_equal_the_pytorch_restatement(string name)
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Fixtures", "swin", "layouts.json")));
+        var expected = doc.RootElement.GetProperty(name).EnumerateArray()
+            .Select(e => (Key: e[0].GetString()!, Shape: e[1].EnumerateArray().Select(d => d.GetInt64()).ToArray())).ToList();
+        using var model = ModelRegistry.Create(name);
+        var mine = model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+        Assert.Equal(expected.Select(e => e.Key).Order(StringComparer.Ordinal), mine.Keys.Order(StringComparer.Ordinal));
+        Assert.All(expected, e => Assert.Equal(e.Shape, mine[e.Key]));
+    }
+
     [Fact]
     public void Drop_path_ramps_linearly_over_all_blocks_as_timm()
     {
