@@ -80,6 +80,22 @@ public static class ModelRegistry
             "Small VkD-style student for 28-32 px: 3x3 conv stem (32 ch, stride 1) + 4x4 projection, mean dist token, two heads",
             o => new ConvStemDistilledVisionTransformer(Vit(o, 32, 4, 128, 6, 4), new ConvStemConfig(32, 3, 1, 4)));
 
+        // Swin Transformer (microsoft/Swin-Transformer, timm swin_transformer.py); swin_nano is ViDT's ImageNet model.
+        (string Size, int Dim, int[] Depths, int[] Heads)[] swins =
+        [
+            ("nano", 48, [2, 2, 6, 2], [3, 6, 12, 24]),
+            ("tiny", 96, [2, 2, 6, 2], [3, 6, 12, 24]),
+            ("small", 96, [2, 2, 18, 2], [3, 6, 12, 24]),
+            ("base", 128, [2, 2, 18, 2], [4, 8, 16, 32]),
+        ];
+        foreach (var (size, dim, depths, heads) in swins)
+        {
+            Add($"swin_{size}_patch4_window7_224", "SwinTransformer", 224,
+                $"Swin-{size} (microsoft/timm): patch 4, window 7, C={dim}, depths {string.Join("-", depths)}",
+                o => new SwinTransformer(new SwinTransformerConfig(o.ImgSize ?? 224, 4, o.InChans, o.NumClasses, dim, depths, heads,
+                    DropPathRate: o.DropPathRate)));
+        }
+
         // RegNetY (timm regnet.py model_cfgs).
         (string Name, RegNetConfig Cfg)[] regnets =
         [

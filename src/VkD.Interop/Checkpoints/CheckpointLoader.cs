@@ -31,7 +31,9 @@ public static class CheckpointLoader
     /// Loads <paramref name="stateDict"/> into <paramref name="module"/>. Strict: nothing is copied unless every key
     /// matches with the same shape, else <see cref="CheckpointMismatchException"/>. Non-strict: matching keys are
     /// copied and the returned report lists the rest (show <see cref="LoadReport.Describe"/> as a warning).
-    /// Values are converted to the module's dtype.
+    /// Values are converted to the module's dtype. Buffers a module declares as derived from its configuration
+    /// (<see cref="VkD.Models.IDerivedBuffers"/>: Swin's <c>relative_position_index</c>, <c>attn_mask</c>) are compared
+    /// with the module's values instead of copied; a difference is a mismatch (<see cref="LoadReport.ValueMismatches"/>).
     /// </summary>
     public static LoadReport LoadStateDict(nn.Module module, IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true, string source = "state dict")
     {
@@ -57,7 +59,14 @@ public static class CheckpointLoader
             }
         }
         var unexpected = stateDict.Keys.Where(k => !target.ContainsKey(k)).ToList();
-        var report = new LoadReport(matched, missing, unexpected, mismatches);
+        var valueMismatches = new List<string>();
+        if (module is VkD.Models.IDerivedBuffers derived)
+        {
+            var keys = derived.DerivedBufferKeys.ToHashSet(StringComparer.Ordinal);
+            valueMismatches.AddRange(matched.Where(k => keys.Contains(k) && !SameValues(target[k], stateDict[k])));
+            matched.RemoveAll(keys.Contains);
+        }
+        var report = new LoadReport(matched, missing, unexpected, mismatches) { ValueMismatches = valueMismatches };
         if (strict && !report.IsExact)
         {
             throw new CheckpointMismatchException(source, report with { Loaded = [] });
@@ -70,5 +79,11 @@ public static class CheckpointLoader
             }
         }
         return report;
+    }
+
+    private static bool SameValues(Tensor model, Tensor file)
+    {
+        using var scope = NewDisposeScope();
+        return model.eq(file.to(model.dtype, model.device)).all().item<bool>();
     }
 }

@@ -27,8 +27,12 @@ public sealed record LoadReport(
     IReadOnlyList<string> Unexpected,
     IReadOnlyList<ShapeMismatch> ShapeMismatches)
 {
-    /// <summary>True when every key matched with the same shape.</summary>
-    public bool IsExact => Missing.Count == 0 && Unexpected.Count == 0 && ShapeMismatches.Count == 0;
+    /// <summary>Keys of derived buffers (<see cref="VkD.Models.IDerivedBuffers"/>) whose values in the checkpoint
+    /// differ from the model's (not copied).</summary>
+    public IReadOnlyList<string> ValueMismatches { get; init; } = [];
+
+    /// <summary>True when every key matched with the same shape (and derived buffers with the same values).</summary>
+    public bool IsExact => Missing.Count == 0 && Unexpected.Count == 0 && ShapeMismatches.Count == 0 && ValueMismatches.Count == 0;
 
     /// <summary>Multi-line description of the problems ("no problems" when exact).</summary>
     public string Describe()
@@ -50,6 +54,11 @@ public sealed record LoadReport(
         if (ShapeMismatches.Count > 0)
         {
             sb.AppendLine().Append(System.Globalization.CultureInfo.InvariantCulture, $"shape mismatches ({ShapeMismatches.Count}): {string.Join("; ", ShapeMismatches)}");
+        }
+        if (ValueMismatches.Count > 0)
+        {
+            sb.AppendLine().Append(System.Globalization.CultureInfo.InvariantCulture,
+                $"buffers that differ from the model's (built for another window or image size?) ({ValueMismatches.Count}): {string.Join(", ", ValueMismatches)}");
         }
         return sb.ToString();
     }

@@ -43,16 +43,8 @@ public sealed class SwinRamPatchMerging : nn.Module
         var b = x.shape[0];
         var c = x.shape[2];
         var n = h * w;
-        var p = x.narrow(1, 0, n).reshape(b, h, w, c);
+        var merged = SwinPatchMerging.Gather(x.narrow(1, 0, n).reshape(b, h, w, c));
         var det = x.narrow(1, n, x.shape[1] - n);
-        if (h % 2 == 1 || w % 2 == 1)
-        {
-            p = nn.functional.pad(p, [0, 0, 0, w % 2, 0, h % 2]);
-        }
-        var hp = p.shape[1];
-        var wp = p.shape[2];
-        Tensor Take(long dy, long dx) => p.slice(1, dy, hp, 2).slice(2, dx, wp, 2);
-        var merged = torch.cat([Take(0, 0), Take(1, 0), Take(0, 1), Take(1, 1)], -1).reshape(b, -1, 4 * c);
         var all = torch.cat([merged, det.repeat(1, 1, 4)], 1);
         return reduction.forward(norm.forward(all)).MoveToOuterDisposeScope();
     }

@@ -47,32 +47,9 @@ public sealed class SwinRamStage : nn.Module
     /// <summary>The blocks.</summary>
     public IReadOnlyList<SwinRamBlock> Blocks => [.. blocks];
 
-    /// <summary>
-    /// Swin's shifted-window mask for an H×W map padded to multiples of the window: the padded map is cut into 3×3
-    /// regions (rows [0, Hp−ws), [Hp−ws, Hp−s), [Hp−s, Hp), likewise columns); pairs of tokens of a window from
-    /// different regions get −100, others 0. [nW, ws², ws²].
-    /// </summary>
-    public static Tensor ShiftMask(long h, long w, int windowSize)
-    {
-        var ws = windowSize;
-        var s = windowSize / 2;
-        var hp = (h + ws - 1) / ws * ws;
-        var wp = (w + ws - 1) / ws * ws;
-        static int Region(long i, long size, int ws, int s) => i < size - ws ? 0 : i < size - s ? 1 : 2;
-        var labels = new float[hp * wp];
-        for (var y = 0; y < hp; y++)
-        {
-            for (var x = 0; x < wp; x++)
-            {
-                labels[y * wp + x] = 3 * Region(y, hp, ws, s) + Region(x, wp, ws, s);
-            }
-        }
-        using var scope = NewDisposeScope();
-        var img = torch.tensor(labels, [1, hp, wp, 1]);
-        var windows = ReconfiguredAttention.WindowPartition(img, ws).reshape(-1, ws * ws);
-        var diff = windows.unsqueeze(1) - windows.unsqueeze(2);
-        return diff.ne(0).to(float32).mul(-100.0).MoveToOuterDisposeScope();
-    }
+    /// <summary>Swin's shifted-window mask for an H×W map padded to multiples of the window, [nW, ws², ws²]
+    /// (<see cref="SwinWindows.ShiftMask"/>).</summary>
+    public static Tensor ShiftMask(long h, long w, int windowSize) => SwinWindows.ShiftMask(h, w, windowSize);
 
     /// <summary>Runs the blocks and the merge on bound tokens [B, H·W + D, C].</summary>
     /// <param name="x">[PATCH; DET] tokens.</param>

@@ -6,9 +6,10 @@ using static TorchSharp.torch;
 namespace VkD.Models.Swin;
 
 /// <summary>
-/// Swin's patch embedding for detection (<c>PatchEmbed</c> of <c>swin_w_ram.py</c>): right/bottom zero padding to a
-/// multiple of the patch, Conv(k = s = patch), LayerNorm over channels. Returns [B, C, ⌈H/p⌉, ⌈W/p⌉]. Keys
-/// <c>proj.*</c>, <c>norm.*</c>.
+/// Swin's patch embedding (<c>PatchEmbed</c> of <c>swin_w_ram.py</c>, used by ViDT's backbone and the plain
+/// <see cref="SwinTransformer"/>): right/bottom zero padding to a multiple of the patch (detection inputs; the
+/// classifier's inputs are multiples already), Conv(k = s = patch), LayerNorm over channels. Returns
+/// [B, C, ⌈H/p⌉, ⌈W/p⌉]. Keys <c>proj.*</c>, <c>norm.*</c>.
 /// </summary>
 public sealed class SwinPatchEmbed : nn.Module<Tensor, Tensor>
 {

@@ -14,6 +14,7 @@ public class ModuleBehaviourTests
     [InlineData("regnety_002")]
     [InlineData("resnet18")]
     [InlineData("resnet8")]
+    [InlineData("swin_nano_patch4_window7_224")]
     public void Registered_as_a_child_the_keys_are_the_models_keys_with_a_prefix(string name)
     {
         var model = ModelRegistry.Create(name, new ModelOptions(NumClasses: 10));
