@@ -20,15 +20,9 @@ public sealed class NativeMemoryTests : IDisposable
     [Fact]
     public void Live_tensors_are_flat_across_two_hundred_distillation_steps()
     {
-        var o = TrainingTestData.Tiny(_dir, epochs: 9);
+        var o = TrainingTestData.TinyDistillation(_dir, epochs: 9);
         o.BatchSize = 8; // 24 steps per epoch, 216 in all
         o.NumWorkers = 0;
-        o.Teacher = "resnet32";
-        o.TeacherPath = TrainingTestData.TeacherPath;
-        o.Mixup = 0.8;
-        o.Cutmix = 1.0;
-        o.StudentEma = true;
-        o.Projector = "householder";
         var counter = new LiveTensorCounter();
         TrainingSession.Run(SessionKind.Distill, o, counter);
 

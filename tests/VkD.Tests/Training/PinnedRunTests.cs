@@ -30,13 +30,7 @@ public sealed class PinnedRunTests : IDisposable
     [Fact]
     public void A_short_distillation_run_ends_with_the_pinned_weights_projector_ema_and_log()
     {
-        var o = TrainingTestData.Tiny(_dir, epochs: 1);
-        o.Teacher = "resnet32";
-        o.TeacherPath = TrainingTestData.TeacherPath;
-        o.Mixup = 0.8;
-        o.Cutmix = 1.0;
-        o.StudentEma = true;
-        o.Projector = "householder";
+        var o = TrainingTestData.TinyDistillation(_dir, epochs: 1);
         TrainingSession.Run(SessionKind.Distill, o);
         AssertPinned(
             Fingerprint(["student", "student_ema"]),

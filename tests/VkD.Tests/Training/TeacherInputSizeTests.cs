@@ -39,13 +39,6 @@ public sealed class TeacherInputSizeTests : IDisposable
         }
     }
 
-    private sealed class Messages : ITrainingObserver
-    {
-        public List<string> Lines { get; } = [];
-
-        public void OnMessage(string message) => Lines.Add(message);
-    }
-
     private string Photos()
     {
         var root = Path.Combine(_dir, "photos");
@@ -62,7 +55,7 @@ public sealed class TeacherInputSizeTests : IDisposable
         return root;
     }
 
-    private (SizeRecordingTeacher Teacher, Messages Log) Distill(string data, int studentSize, int teacherOwn, int teacherFlag, string name)
+    private (SizeRecordingTeacher Teacher, RecordedMessages Log) Distill(string data, int studentSize, int teacherOwn, int teacherFlag, string name)
     {
         var teacher = new SizeRecordingTeacher(teacherOwn);
         TeacherFactory.Register("size-recording-" + name, _ => teacher);
@@ -76,7 +69,7 @@ public sealed class TeacherInputSizeTests : IDisposable
         o.Teacher = $"size-recording-{name}:x";
         o.TeacherInputSize = teacherFlag;
         o.Gamma = 0;
-        var log = new Messages();
+        var log = new RecordedMessages();
         TrainingSession.Run(SessionKind.Distill, o, log);
         return (teacher, log);
     }

@@ -16,13 +16,6 @@ public sealed class TeacherPrecisionTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private sealed class Messages : ITrainingObserver
-    {
-        public List<string> Lines { get; } = [];
-
-        public void OnMessage(string message) => Lines.Add(message);
-    }
-
     [Fact]
     public void A_bf16_teacher_returns_float32_outputs_close_to_its_float32_self()
     {
@@ -54,7 +47,7 @@ public sealed class TeacherPrecisionTests : IDisposable
         o.Teacher = "resnet32";
         o.TeacherPath = TrainingTestData.TeacherPath;
         o.TeacherPrecision = "bf16";
-        var messages = new Messages();
+        var messages = new RecordedMessages();
         var result = TrainingSession.Run(SessionKind.Distill, o, messages);
 
         var line = Assert.Single(messages.Lines, l => l.StartsWith("teacher resnet32", StringComparison.Ordinal));

@@ -141,15 +141,9 @@ public sealed class TrainerEndToEndTests : IDisposable
 
     private static VkD.Training.Options.TrainingOptions Distill(string dir)
     {
-        var o = TrainingTestData.Tiny(dir, epochs: 2);
+        var o = TrainingTestData.TinyDistillation(dir, epochs: 2);
         o.TrainSubset = 192;
-        o.Teacher = "resnet32";
-        o.TeacherPath = TrainingTestData.TeacherPath;
-        o.Mixup = 0.8;
-        o.Cutmix = 1.0;
-        o.StudentEma = true;
         o.SaveEveryIters = 3;
-        o.Projector = "householder";
         return o;
     }
 }

@@ -32,4 +32,26 @@ internal static class TrainingTestData
         Seed = 7,
         OutputDir = outputDir,
     };
+
+    /// <summary><see cref="Tiny"/> distilled from the shipped resnet32 teacher through a Householder projector, with
+    /// mixup 0.8, cutmix 1.0 and the student EMA: every part of a VkD classification step.</summary>
+    public static TrainingOptions TinyDistillation(string outputDir, int epochs = 2)
+    {
+        var o = Tiny(outputDir, epochs);
+        o.Teacher = "resnet32";
+        o.TeacherPath = TeacherPath;
+        o.Mixup = 0.8;
+        o.Cutmix = 1.0;
+        o.StudentEma = true;
+        o.Projector = "householder";
+        return o;
+    }
+}
+
+/// <summary>An observer that keeps the session's messages (the banner among them).</summary>
+internal sealed class RecordedMessages : VkD.Training.Loop.ITrainingObserver
+{
+    public List<string> Lines { get; } = [];
+
+    public void OnMessage(string message) => Lines.Add(message);
 }

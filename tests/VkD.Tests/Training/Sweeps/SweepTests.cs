@@ -21,13 +21,6 @@ public sealed class SweepTests : IDisposable
         Seeds = seeds,
     };
 
-    private sealed class Messages : ITrainingObserver
-    {
-        public List<string> Lines { get; } = [];
-
-        public void OnMessage(string message) => Lines.Add(message);
-    }
-
     private static JsonElement ReadJson(string path)
     {
         using var doc = JsonDocument.Parse(File.ReadAllText(path));
@@ -107,7 +100,7 @@ public sealed class SweepTests : IDisposable
         Assert.False(TrainingSession.Run(SessionKind.Train, request.ForSeed(1), stopAfterSteps: 8).Completed);
         Assert.False(File.Exists(Path.Combine(root, "seed1", RunFiles.SummaryJson)));
 
-        var messages = new Messages();
+        var messages = new RecordedMessages();
         var result = Sweep.Run(request, new InProcessSeedRunner((_, body) => body(messages)));
         Assert.Equal([0], result.Skipped);
         Assert.Equal([1], result.Resumed);
