@@ -200,11 +200,6 @@ public sealed class LaunchCommand : Command<LaunchSettings>
         var perNode = settings.ProcessesPerNode ?? 1;
         var nodes = settings.Nodes ?? 1;
         var threads = settings.ThreadsPerRank ?? Math.Max(1, Environment.ProcessorCount / perNode);
-        if (command[0] == "eval" && perNode * nodes > 1)
-        {
-            CliConsole.Warn("vkd eval runs in one process (its result does not depend on the number of ranks); launching 1 rank.");
-            perNode = nodes = 1;
-        }
         var given = command.FindIndex(a => a == "--threads" || a.StartsWith("--threads=", StringComparison.Ordinal));
         if (given > 0)
         {

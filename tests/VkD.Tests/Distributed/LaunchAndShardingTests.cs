@@ -95,6 +95,24 @@ public sealed class LaunchAndShardingTests
     }
 
     [Fact]
+    public void Block_shards_hold_whole_batches_of_the_single_process_order()
+    {
+        // 41 images in batches of 12: batches 0 and 2 (0-11, 24-35) on rank 0, 1 and the short 3 (12-23, 36-40) on rank 1.
+        var data = new CountingDataset(41);
+        var first = new StridedShard(data, 0, 2, blockSize: 12);
+        var second = new StridedShard(data, 1, 2, blockSize: 12);
+        Assert.Equal(Enumerable.Range(0, 12).Concat(Enumerable.Range(24, 12)), Enumerable.Range(0, first.Count).Select(first.InnerIndex));
+        Assert.Equal(Enumerable.Range(12, 12).Concat(Enumerable.Range(36, 5)), Enumerable.Range(0, second.Count).Select(second.InnerIndex));
+        Assert.Equal(0, new StridedShard(new CountingDataset(10), 1, 2, blockSize: 12).Count);
+        for (var ranks = 1; ranks <= 4; ranks++)
+        {
+            var seen = Enumerable.Range(0, ranks).Select(r => new StridedShard(data, r, ranks, 5))
+                .SelectMany(s => Enumerable.Range(0, s.Count).Select(s.InnerIndex));
+            Assert.Equal(Enumerable.Range(0, 41), seen.Order());
+        }
+    }
+
+    [Fact]
     public void Sharded_accuracy_is_summed_as_exact_counts()
     {
         // Rank 0 saw 7 of 21 right (top-1) and 20 of 21 (top-5); the other rank 6 of 20 and 20 of 20.
