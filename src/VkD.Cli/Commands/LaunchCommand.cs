@@ -280,9 +280,13 @@ public sealed class LaunchCommand : Command<LaunchSettings>
             rest.RemoveAt(0);
             return TranslateCommand(rest);
         }
+        if (rest[0] == "detect" && rest.ElementAtOrDefault(1) is "train" or "distill" or "eval")
+        {
+            return rest;
+        }
         if (rest[0] is not ("distill" or "train" or "eval"))
         {
-            throw new ArgumentException($"vkd launch runs distill, train or eval (or the reference's main_distributed.py), not '{rest[0]}'.");
+            throw new ArgumentException($"vkd launch runs distill, train, eval or detect train|distill|eval (or the reference's main_distributed.py), not '{string.Join(' ', rest.Take(2))}'.");
         }
         return rest;
     }
