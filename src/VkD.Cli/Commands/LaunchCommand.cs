@@ -273,7 +273,9 @@ public sealed class LaunchCommand : Command<LaunchSettings>
         }
         else if (script == "main.py")
         {
-            throw new ArgumentException("main.py is ViDT's detection trainer, which has no vkd command yet; vkd launch runs distill and train.");
+            // ViDT's trainer: vkd detect train takes its flags (and distils with --distil_model, evaluates with --eval True).
+            rest[0] = "train";
+            rest.Insert(0, "detect");
         }
         else if (script == "vkd" || script == "vkd.dll")
         {

@@ -55,7 +55,9 @@ public sealed class LaunchAndShardingTests
         Assert.Equal(["distill", "--teacher", "t"], LaunchCommand.TranslateCommand(["main_distributed.py", "--teacher", "t"]));
         Assert.Equal(["eval", "--eval-student"], LaunchCommand.TranslateCommand(["python", "-u", "/src/vkd/main_distributed.py", "--eval-student"]));
         Assert.Equal(["train", "--model", "m"], LaunchCommand.TranslateCommand(["vkd", "train", "--model", "m"]));
-        Assert.Contains("ViDT", Assert.Throws<ArgumentException>(() => LaunchCommand.TranslateCommand(["main.py", "--method", "vidt"])).Message);
+        Assert.Equal(["detect", "train", "--method", "vidt"], LaunchCommand.TranslateCommand(["python", "/src/vidt/main.py", "--method", "vidt"]));
+        Assert.Equal(["detect", "eval", "--resume", "c.pth"], LaunchCommand.TranslateCommand(["vkd", "detect", "eval", "--resume", "c.pth"]));
+        Assert.Contains("not 'detect predict'", Assert.Throws<ArgumentException>(() => LaunchCommand.TranslateCommand(["detect", "predict"])).Message);
         Assert.Contains("not 'export'", Assert.Throws<ArgumentException>(() => LaunchCommand.TranslateCommand(["export"])).Message);
     }
 
