@@ -5,7 +5,7 @@ using System.Text;
 namespace VkD.Distributed;
 
 /// <summary>
-/// <c>MPI_COMM_WORLD</c> of this process: initialisation, rank and size, in-place sums, broadcast, barrier and abort,
+/// <c>MPI_COMM_WORLD</c> of this process: initialisation, rank and size, in-place sums, broadcast, all-gather of bytes, barrier and abort,
 /// over Open MPI's C API. A failed call throws <see cref="MpiException"/> naming the call and the rank (errors are set
 /// to return rather than abort, so the message is ours). A process started without <c>mpirun</c> is a singleton job of
 /// size 1. MPI lives as long as the process (it cannot be initialised twice), see <see cref="FinalizeAtExit"/>. A
@@ -144,6 +144,47 @@ public sealed unsafe class MpiCommunicator : IDisposable
                 }
             }
         }
+    }
+
+    /// <summary>Every rank's <paramref name="mine"/>, indexed by rank, on every rank (MPI_Allgatherv of bytes; the
+    /// lengths may differ and are exchanged first). For results gathered once per evaluation (predictions,
+    /// detections), not for per-step traffic.</summary>
+    /// <exception cref="NotSupportedException">The ranks' bytes together exceed 2 GB (one MPI message).</exception>
+    public byte[][] AllGather(ReadOnlySpan<byte> mine)
+    {
+        var lengths = new long[Size];
+        lengths[Rank] = mine.Length;
+        AllReduceSum(lengths);
+        var total = lengths.Sum();
+        if (total > int.MaxValue)
+        {
+            throw new NotSupportedException($"{Describe()}: gathering {total} bytes exceeds one MPI message (2 GB).");
+        }
+        var counts = new int[Size];
+        var offsets = new int[Size];
+        for (var r = 0; r < Size; r++)
+        {
+            counts[r] = (int)lengths[r];
+            offsets[r] = r == 0 ? 0 : offsets[r - 1] + counts[r - 1];
+        }
+        // One spare byte: a job where every rank sends nothing still passes a valid buffer.
+        var all = new byte[total + 1];
+        fixed (byte* send = mine)
+        fixed (byte* receive = all)
+        fixed (int* c = counts)
+        fixed (int* o = offsets)
+        {
+            using (_watchdog.Enter("MPI_Allgatherv"))
+            {
+                Check("MPI_Allgatherv", _lib.Allgatherv(send, mine.Length, _lib.Byte, receive, c, o, _lib.Byte, _lib.CommWorld));
+            }
+        }
+        var result = new byte[Size][];
+        for (var r = 0; r < Size; r++)
+        {
+            result[r] = all.AsSpan(offsets[r], counts[r]).ToArray();
+        }
+        return result;
     }
 
     /// <summary>Returns when every process has called it.</summary>

@@ -38,6 +38,7 @@ internal sealed unsafe class OpenMpiLibrary
         CommSetErrhandler = (delegate* unmanaged<nint, nint, int>)Fn("MPI_Comm_set_errhandler");
         Allreduce = (delegate* unmanaged<nint, void*, int, nint, nint, nint, int>)Fn("MPI_Allreduce");
         Bcast = (delegate* unmanaged<void*, int, nint, int, nint, int>)Fn("MPI_Bcast");
+        Allgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, int>)Fn("MPI_Allgatherv");
         Barrier = (delegate* unmanaged<nint, int>)Fn("MPI_Barrier");
         Abort = (delegate* unmanaged<nint, int, int>)Fn("MPI_Abort");
         ErrorString = (delegate* unmanaged<int, byte*, int*, int>)Fn("MPI_Error_string");
@@ -65,6 +66,7 @@ internal sealed unsafe class OpenMpiLibrary
     public delegate* unmanaged<nint, nint, int> CommSetErrhandler { get; }
     public delegate* unmanaged<nint, void*, int, nint, nint, nint, int> Allreduce { get; }
     public delegate* unmanaged<void*, int, nint, int, nint, int> Bcast { get; }
+    public delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, int> Allgatherv { get; }
     public delegate* unmanaged<nint, int> Barrier { get; }
     public delegate* unmanaged<nint, int, int> Abort { get; }
     public delegate* unmanaged<int, byte*, int*, int> ErrorString { get; }

@@ -406,6 +406,10 @@ public sealed class DetectVidtEvalCommand : Command<DetectVidtEvalCommand.Settin
             string.Create(CultureInfo.InvariantCulture, $"eval size {options.EvalSize}, batch {options.BatchSize}, {TorchSharp.torch.get_num_threads()} threads"));
         var result = DetectVidtProgress.Run("ViDT eval", report => VidtEvaluation.Run(options, report, cancellationToken));
         CliConsole.Line($"model: {Describe(result.Config)}; checkpoint {result.Report.Describe()}");
+        if (result.Ranks > 1)
+        {
+            CliConsole.Line($"predicted in shards of whole batches over {result.Ranks} ranks, detections gathered to rank 0 for the COCO evaluation");
+        }
         CliConsole.Line(string.Create(CultureInfo.InvariantCulture,
             $"{result.Images} images, {result.Detections.Count} detections in {result.InferenceSeconds:F1}s ({result.ImagesPerSecond:F2} img/s)"));
         foreach (var line in result.Evaluation.Summary)

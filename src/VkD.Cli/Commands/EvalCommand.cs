@@ -111,9 +111,18 @@ public sealed class EvalCommand : Command<EvalSettings>
         };
         var outcome = EvaluationSession.Run(request);
         var m = outcome.Metrics;
+        if (!outcome.IsMain)
+        {
+            return 0;
+        }
         if (!outcome.Report.IsExact)
         {
             CliConsole.Warn(outcome.Report.Describe());
+        }
+        if (outcome.Ranks > 1)
+        {
+            CliConsole.Line(string.Create(CultureInfo.InvariantCulture,
+                $"evaluated in shards of whole batches over {outcome.Ranks} ranks, gathered to rank 0"));
         }
         CliConsole.Line(string.Create(CultureInfo.InvariantCulture,
             $"{outcome.Model} on {m.Count} images: top-1 {m.Acc1:F2}%  top-5 {m.Acc5:F2}%  loss {m.Loss:F4}"));

@@ -200,11 +200,6 @@ public sealed class LaunchCommand : Command<LaunchSettings>
         var perNode = settings.ProcessesPerNode ?? 1;
         var nodes = settings.Nodes ?? 1;
         var threads = settings.ThreadsPerRank ?? Math.Max(1, Environment.ProcessorCount / perNode);
-        if (command[0] == "eval" && perNode * nodes > 1)
-        {
-            CliConsole.Warn("vkd eval runs in one process (its result does not depend on the number of ranks); launching 1 rank.");
-            perNode = nodes = 1;
-        }
         var given = command.FindIndex(a => a == "--threads" || a.StartsWith("--threads=", StringComparison.Ordinal));
         if (given > 0)
         {
@@ -278,16 +273,22 @@ public sealed class LaunchCommand : Command<LaunchSettings>
         }
         else if (script == "main.py")
         {
-            throw new ArgumentException("main.py is ViDT's detection trainer, which has no vkd command yet; vkd launch runs distill and train.");
+            // ViDT's trainer: vkd detect train takes its flags (and distils with --distil_model, evaluates with --eval True).
+            rest[0] = "train";
+            rest.Insert(0, "detect");
         }
         else if (script == "vkd" || script == "vkd.dll")
         {
             rest.RemoveAt(0);
             return TranslateCommand(rest);
         }
+        if (rest[0] == "detect" && rest.ElementAtOrDefault(1) is "train" or "distill" or "eval")
+        {
+            return rest;
+        }
         if (rest[0] is not ("distill" or "train" or "eval"))
         {
-            throw new ArgumentException($"vkd launch runs distill, train or eval (or the reference's main_distributed.py), not '{rest[0]}'.");
+            throw new ArgumentException($"vkd launch runs distill, train, eval or detect train|distill|eval (or the reference's main_distributed.py), not '{string.Join(' ', rest.Take(2))}'.");
         }
         return rest;
     }

@@ -4,6 +4,7 @@ using TorchSharp;
 using VkD.Detection.Data;
 using VkD.Detection.Models;
 using VkD.Interop.Checkpoints;
+using VkD.Training.Distributed;
 using static TorchSharp.torch;
 
 namespace VkD.Detection.Evaluation;
@@ -107,8 +108,14 @@ public sealed record VidtEvaluationProgress(int ImagesDone, int ImagesTotal, Tim
 public sealed record VidtEvaluationResult(CocoEvalResult Evaluation, IReadOnlyList<CocoDetection> Detections, int Images,
     double InferenceSeconds, VidtConfig Config, LoadReport Report, string AnnotationsPath, string ImageRoot)
 {
-    /// <summary>Images per second through loading and the model.</summary>
+    /// <summary>Images per second through loading and the model (all ranks together when sharded).</summary>
     public double ImagesPerSecond => Images / Math.Max(1e-9, InferenceSeconds);
+
+    /// <summary>Processes the val set was sharded over (1: a single process).</summary>
+    public int Ranks { get; init; } = 1;
+
+    /// <summary>False on ranks other than 0 of a sharded evaluation, which write nothing.</summary>
+    public bool IsMain { get; init; } = true;
 }
 
 /// <summary>
@@ -162,7 +169,10 @@ public static class VidtEvaluation
             $"No ground truth under --coco_path {cocoPath}: looked for {coco} (COCO's layout, images in val2017/) and {generated} (vkd data make-detection's).", coco);
     }
 
-    /// <summary>Loads the checkpoint, runs the val set through it, evaluates and writes the JSON files asked for.</summary>
+    /// <summary>Loads the checkpoint, runs the val set through it, evaluates and writes the JSON files asked for. Started
+    /// by <c>mpirun</c> as one of several processes, each rank predicts its whole batches of the val set, the detections
+    /// are gathered in the single process's order and evaluated, and only rank 0 writes the files: the numbers are the
+    /// single process's exactly.</summary>
     /// <param name="options">What to evaluate.</param>
     /// <param name="progress">Called after every batch, on the calling thread.</param>
     /// <param name="cancellationToken">Stops between batches (<see cref="OperationCanceledException"/>).</param>
@@ -171,6 +181,23 @@ public static class VidtEvaluation
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        var owned = DataParallel.FromEnvironment();
+        owned?.Communicator.FinalizeAtExit = false;
+        try
+        {
+            var result = RunOn(options, (IGradientSync?)owned ?? SingleProcessGradientSync.Instance, progress, cancellationToken);
+            owned?.Communicator.FinalizeAtExit = true;
+            return result;
+        }
+        finally
+        {
+            owned?.Dispose();
+        }
+    }
+
+    private static VidtEvaluationResult RunOn(VidtEvaluationOptions options, IGradientSync sync, Action<VidtEvaluationProgress>? progress,
+        CancellationToken cancellationToken)
+    {
         var (annotations, imageRoot) = ResolveDataset(options.CocoPath, options.AnnotationsPath, options.ImageRoot);
         var gt = CocoDataset.Load(annotations);
         var (model, report) = VidtCheckpoint.LoadModel(options.CheckpointPath, options.Config, options.NHeads, options.DecNPoints);
@@ -179,10 +206,15 @@ public static class VidtEvaluation
             var device = VkD.Training.Tasks.TrainingDevice.Resolve(options.Device);
             model.to(device);
             var clock = Stopwatch.StartNew();
-            var detections = Predict(model, gt, imageRoot, options.EvalSize, options.BatchSize, options.MaxImages, device, progress, cancellationToken);
+            var detections = Predict(model, gt, imageRoot, options.EvalSize, options.BatchSize, options.MaxImages, device, progress, cancellationToken, sync);
             var seconds = clock.Elapsed.TotalSeconds;
             var evaluated = options.MaxImages > 0 ? Math.Min(options.MaxImages, gt.Images.Count) : gt.Images.Count;
+            // Every rank holds all the detections and evaluates them alike (deterministic), so each returns the same result.
             var evaluation = Evaluate(gt, detections, options.MaxImages);
+            if (!sync.IsMain)
+            {
+                return new VidtEvaluationResult(evaluation, detections, evaluated, seconds, model.Config, report, annotations, imageRoot) { Ranks = sync.WorldSize, IsMain = false };
+            }
             if (options.ResultsPath is { } resultsPath)
             {
                 CreateFolderOf(resultsPath);
@@ -193,16 +225,19 @@ public static class VidtEvaluation
                 CreateFolderOf(statsPath);
                 WriteStats(statsPath, evaluation);
             }
-            return new VidtEvaluationResult(evaluation, detections, evaluated, seconds, model.Config, report, annotations, imageRoot);
+            return new VidtEvaluationResult(evaluation, detections, evaluated, seconds, model.Config, report, annotations, imageRoot) { Ranks = sync.WorldSize };
         }
     }
 
     /// <summary>Runs <paramref name="model"/> over the dataset's images in id order with ViDT's val pipeline and returns
-    /// the top-100 detections per image at the original size. The model is switched to eval mode.</summary>
+    /// the top-100 detections per image at the original size. The model is switched to eval mode. With
+    /// <paramref name="sync"/> of several ranks, rank r predicts the padded batches r, r + W, ... (whole batches, so
+    /// each batch's tensors and outputs are the single process's) and every rank returns all the detections, gathered
+    /// in the single process's order; every rank must call it.</summary>
     /// <exception cref="ArgumentException">An image is smaller than the model accepts after the resize (named).</exception>
     public static List<CocoDetection> Predict(VidtDetector model, CocoDataset groundTruth, string imageRoot, int evalSize = 800,
         int batchSize = 2, int maxImages = 0, Device? device = null, Action<VidtEvaluationProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, IGradientSync? sync = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(groundTruth);
@@ -210,9 +245,14 @@ public static class VidtEvaluation
         model.eval();
         var dataset = new CocoDetectionDataset(groundTruth, imageRoot, VidtTransforms.Val(evalSize));
         var total = maxImages > 0 ? Math.Min(maxImages, dataset.Count) : dataset.Count;
+        var ranks = sync?.WorldSize ?? 1;
+        var rank = sync?.Rank ?? 0;
         var batches = Enumerable.Range(0, (total + batchSize - 1) / batchSize)
+            .Where(b => b % ranks == rank)
             .Select(b => Enumerable.Range(b * batchSize, Math.Min(batchSize, total - (b * batchSize))).ToArray()).ToArray();
+        total = batches.Sum(b => b.Length);
         var detections = new List<CocoDetection>(total * 100);
+        var perBatch = new List<int>(batches.Length);
         var clock = Stopwatch.StartNew();
         var done = 0;
         // The next batch decodes and resizes while the model runs on this one.
@@ -231,8 +271,10 @@ public static class VidtEvaluation
                 var images = device is null ? batch.Images : batch.Images.to(device);
                 var mask = device is null ? batch.Mask : batch.Mask.to(device);
                 using var outputs = model.forward(images, mask);
+                var before = detections.Count;
                 detections.AddRange(VidtPostProcess.ToCocoDetections(outputs.PredLogits, outputs.PredBoxes,
                     batch.Examples.Select(e => e.Target.OrigSize).ToArray(), batch.Examples.Select(e => e.Target.ImageId).ToArray()));
+                perBatch.Add(detections.Count - before);
                 done += batch.Examples.Count;
                 progress?.Invoke(new VidtEvaluationProgress(done, total, clock.Elapsed));
             }
@@ -252,7 +294,57 @@ public static class VidtEvaluation
                 }
             }
         }
-        return detections;
+        return ranks == 1 ? detections : Gather(detections, perBatch, sync!);
+    }
+
+    /// <summary>Every rank's detections, batch by batch, put back in the single process's batch order (global batch b
+    /// is rank b mod W's batch b / W). Doubles travel as their bits, so the gathered boxes and scores are exact.</summary>
+    private static List<CocoDetection> Gather(List<CocoDetection> mine, List<int> perBatch, IGradientSync sync)
+    {
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(perBatch.Count);
+            foreach (var n in perBatch)
+            {
+                w.Write(n);
+            }
+            foreach (var d in mine)
+            {
+                w.Write(d.ImageId);
+                w.Write(d.CategoryId);
+                w.Write(d.Bbox.X);
+                w.Write(d.Bbox.Y);
+                w.Write(d.Bbox.Width);
+                w.Write(d.Bbox.Height);
+                w.Write(d.Score);
+            }
+        }
+        var parts = sync.AllGather(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        var perRank = parts.Select(bytes =>
+        {
+            using var r = new BinaryReader(new MemoryStream(bytes));
+            var counts = new int[r.ReadInt32()];
+            for (var i = 0; i < counts.Length; i++)
+            {
+                counts[i] = r.ReadInt32();
+            }
+            var batches = counts.Select(n => Enumerable.Range(0, n).Select(_ => new CocoDetection(r.ReadInt64(), r.ReadInt64(),
+                new BoxXywh(r.ReadDouble(), r.ReadDouble(), r.ReadDouble(), r.ReadDouble()), r.ReadDouble())).ToList()).ToList();
+            return batches;
+        }).ToList();
+        var all = new List<CocoDetection>(perRank.Sum(p => p.Sum(b => b.Count)));
+        for (var j = 0; perRank.Any(p => j < p.Count); j++)
+        {
+            foreach (var p in perRank)
+            {
+                if (j < p.Count)
+                {
+                    all.AddRange(p[j]);
+                }
+            }
+        }
+        return all;
     }
 
     /// <summary>COCO evaluation of <paramref name="detections"/>; with <paramref name="maxImages"/> &gt; 0 only the first

@@ -2,6 +2,7 @@ using VkD.Detection.Data;
 using VkD.Detection.Evaluation;
 using VkD.Detection.Models;
 using VkD.Distillation.Distiller;
+using VkD.Training.Distributed;
 using VkD.Training.Loop;
 using VkD.Training.Optim;
 using static TorchSharp.torch;
@@ -56,6 +57,9 @@ public sealed class DetectionTaskSetup
 
     /// <summary>Device of the run (the models must be on it already).</summary>
     public Device Device { get; init; } = CPU;
+
+    /// <summary>The ranks of a data-parallel run: the val set is predicted in shards and evaluated on rank 0.</summary>
+    public IGradientSync Sync { get; init; } = SingleProcessGradientSync.Instance;
 }
 
 /// <summary>
@@ -222,10 +226,21 @@ public sealed class DetectionTask : ITrainingTask<DetectionBatch>, IDisposable
             return null;
         }
         var detector = model as VidtDetector ?? throw new ArgumentException($"Detection evaluates a VidtDetector, got {model?.GetType().Name}.", nameof(model));
-        var detections = VidtEvaluation.Predict(detector, eval.GroundTruth, eval.ImageRoot, eval.EvalSize, eval.BatchSize, eval.MaxImages, _s.Device);
-        var result = VidtEvaluation.Evaluate(eval.GroundTruth, detections, eval.MaxImages);
+        var sync = _s.Sync;
+        // Each rank predicts its whole batches; the detections come back in the single process's order, so rank 0's COCO
+        // evaluation is the single process's, and its 12 numbers go to the other ranks (the loop's metrics agree).
+        var detections = VidtEvaluation.Predict(detector, eval.GroundTruth, eval.ImageRoot, eval.EvalSize, eval.BatchSize, eval.MaxImages, _s.Device, sync: sync);
         var images = eval.MaxImages > 0 ? Math.Min(eval.MaxImages, eval.GroundTruth.Images.Count) : eval.GroundTruth.Images.Count;
-        return ToMetricSet(result, images);
+        if (sync.WorldSize == 1)
+        {
+            return ToMetricSet(VidtEvaluation.Evaluate(eval.GroundTruth, detections, eval.MaxImages), images);
+        }
+        var main = sync.IsMain ? ToMetricSet(VidtEvaluation.Evaluate(eval.GroundTruth, detections, eval.MaxImages), images) : null;
+        using var numbers = main is null ? zeros(CocoMetricNames.Count, ScalarType.Float64)
+            : tensor(CocoMetricNames.Select(n => main[n]).ToArray(), ScalarType.Float64);
+        sync.BroadcastFromMain([numbers]);
+        var values = numbers.data<double>().ToArray();
+        return main ?? new MetricSet(CocoMetricNames.Select((name, i) => (name, values[i])).ToDictionary(p => p.name, p => p.Item2, StringComparer.Ordinal), images);
     }
 
     /// <summary>COCO's 12 numbers as the loop's <see cref="MetricSet"/>, named as <see cref="CocoMetricNames"/>.</summary>

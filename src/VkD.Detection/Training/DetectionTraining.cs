@@ -235,7 +235,8 @@ public static class DetectionTraining
     /// <summary>Runs (or resumes) a run.</summary>
     /// <param name="options">The run.</param>
     /// <param name="observer">Progress receiver.</param>
-    /// <param name="sync">Gradient sync (single process when null).</param>
+    /// <param name="sync">Gradient sync; null: MPI when <c>mpirun</c> started several processes
+    /// (<see cref="DataParallel.FromEnvironment"/>, as classification's <c>TrainingSession</c>), else one process.</param>
     /// <param name="stopAfterSteps">Test hook: stop like a crash after this many steps.</param>
     /// <param name="stop">Stops at the next step boundary with the position saved.</param>
     public static DetectionTrainingResult Run(DetectionTrainingOptions options, ITrainingObserver? observer = null, IGradientSync? sync = null,
@@ -243,7 +244,30 @@ public static class DetectionTraining
     {
         ArgumentNullException.ThrowIfNull(options);
         observer ??= NullTrainingObserver.Instance;
-        sync ??= SingleProcessGradientSync.Instance;
+        var owned = sync is null ? DataParallel.FromEnvironment() : null;
+        sync ??= (IGradientSync?)owned ?? SingleProcessGradientSync.Instance;
+        owned?.Communicator.FinalizeAtExit = false;
+        try
+        {
+            var result = RunOn(options, sync.IsMain ? observer : NullTrainingObserver.Instance, sync, stopAfterSteps, stop);
+            owned?.Communicator.FinalizeAtExit = true;
+            return result;
+        }
+        catch (Exception e) when (e is NonFiniteLossException or TrainingInterruptedException or ReplicaMismatchException)
+        {
+            // Every rank stops at the same step for these (as in TrainingSession), so every rank can finalise.
+            owned?.Communicator.FinalizeAtExit = true;
+            throw;
+        }
+        finally
+        {
+            owned?.Dispose();
+        }
+    }
+
+    private static DetectionTrainingResult RunOn(DetectionTrainingOptions options, ITrainingObserver observer, IGradientSync sync,
+        long? stopAfterSteps, CancellationToken stop)
+    {
         options.Validate();
         if (options.Threads > 0)
         {
@@ -304,6 +328,7 @@ public static class DetectionTraining
                 WeightDecay = options.WeightDecay,
                 Eval = eval,
                 Device = device,
+                Sync = sync,
             });
             // The task owns the teacher and the distiller from here on.
             teacher = null;

@@ -35,6 +35,10 @@ public interface IGradientSync
     {
     }
 
+    /// <summary>Every rank's <paramref name="mine"/>, indexed by rank, on every rank (evaluation results gathered for
+    /// rank 0's report).</summary>
+    byte[][] AllGather(ReadOnlySpan<byte> mine) => [mine.ToArray()];
+
     /// <summary>Overwrites <paramref name="tensors"/> (CPU, contiguous) on every rank with rank 0's values.</summary>
     void BroadcastFromMain(IReadOnlyList<Tensor> tensors)
     {

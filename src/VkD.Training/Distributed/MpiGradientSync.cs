@@ -172,6 +172,9 @@ public sealed class MpiGradientSync : IGradientSync, IDisposable
     public void AllReduceSum(Span<long> values) => _comm.AllReduceSum(values);
 
     /// <inheritdoc />
+    public byte[][] AllGather(ReadOnlySpan<byte> mine) => _comm.AllGather(mine);
+
+    /// <inheritdoc />
     public void Barrier() => _comm.Barrier();
 
     /// <inheritdoc />

@@ -32,12 +32,20 @@ public static class Evaluator
     /// <param name="source">Evaluation batches.</param>
     /// <param name="onPrediction">Receives each image's prediction when not null.</param>
     /// <param name="onBatch">Called after each batch with the number of images done (progress).</param>
-    public static EvalMetrics Evaluate(ClassifierModel model, IBatchSource source, Action<Prediction>? onPrediction = null, Action<int>? onBatch = null)
+    public static EvalMetrics Evaluate(ClassifierModel model, IBatchSource source, Action<Prediction>? onPrediction = null, Action<int>? onBatch = null) =>
+        EvalBatch.Total(EvaluateBatches(model, source, onPrediction, onBatch));
+
+    /// <summary>The hit counts and loss sum of each batch of <paramref name="source"/>, in order (what
+    /// <see cref="Evaluate"/> totals; a rank of a sharded evaluation sends them to be totalled in the single
+    /// process's order).</summary>
+    /// <inheritdoc cref="Evaluate" path="/param"/>
+    public static List<EvalBatch> EvaluateBatches(ClassifierModel model, IBatchSource source, Action<Prediction>? onPrediction = null, Action<int>? onBatch = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(source);
         model.eval();
         using var _ = no_grad();
-        long correct1 = 0, correct5 = 0;
-        double lossSum = 0;
+        var batches = new List<EvalBatch>();
         var count = 0;
         foreach (var batch in source.GetEpoch(0))
         {
@@ -47,11 +55,10 @@ public static class Evaluator
                 var logits = EvalLogits(model, batch.Images);
                 var n = (int)batch.Labels.shape[0];
                 var k = (int)Math.Min(5, logits.shape[1]);
-                lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).to_type(ScalarType.Float64).item<double>();
+                var loss = nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).to_type(ScalarType.Float64).item<double>();
                 var top = logits.topk(k, dim: 1).indexes;
                 var hits = top.eq(batch.Labels.unsqueeze(1));
-                correct1 += hits.narrow(1, 0, 1).sum().item<long>();
-                correct5 += hits.sum().item<long>();
+                batches.Add(new EvalBatch(hits.narrow(1, 0, 1).sum().item<long>(), hits.sum().item<long>(), loss, n));
                 if (onPrediction is not null)
                 {
                     var topData = top.to_type(ScalarType.Int64).data<long>().ToArray();
@@ -65,10 +72,6 @@ public static class Evaluator
                 onBatch?.Invoke(count);
             }
         }
-        if (count == 0)
-        {
-            throw new InvalidOperationException("The evaluation set is empty.");
-        }
-        return new EvalMetrics(100.0 * correct1 / count, 100.0 * correct5 / count, lossSum / count, count);
+        return batches;
     }
 }

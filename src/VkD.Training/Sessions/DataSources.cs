@@ -81,6 +81,9 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
     public bool CropsFromLargerImages => _augment?.SmallImageRandomCrop == false;
 
     private IImageDataset? _trainSet;
+
+    /// <summary>The shard <see cref="Eval"/> reads when the evaluation set is sharded over ranks, else null.</summary>
+    public StridedShard? EvalShard { get; private init; }
     private TrainAugmentOptions? _augment;
     private Func<IImageDataset, TrainAugmentOptions, LoaderBatchSource>? _trainLoader;
 
@@ -182,13 +185,17 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
             shuffle: true, dropLast: true, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize,
             badImages: o.SkipBadImages ? BadImagePolicy.Substitute : BadImagePolicy.Fail), set);
         var evalBatch = Math.Max(1, (int)(1.5 * o.BatchSize));
+        StridedShard? evalShard = null;
         if (shardEval && worldSize > 1)
         {
             if (val.Count < worldSize)
             {
                 throw new ArgumentException($"The evaluation set has {val.Count} images, fewer than the {worldSize} ranks it is sharded over.");
             }
-            val = new StridedShard(val, rank, worldSize);
+            // Whole evaluation batches per rank, so each batch (and its logits and loss sum) is the single process's;
+            // smaller blocks only when the set has fewer batches than ranks, which would leave a rank with nothing.
+            var block = Math.Min(evalBatch, (val.Count + worldSize - 1) / worldSize);
+            val = evalShard = new StridedShard(val, rank, worldSize, block);
         }
         var evalLoader = new BatchLoader(val, TransformPipelines.Eval(inputSize, normalization: normalization), evalBatch,
             shuffle: false, dropLast: false, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers),
@@ -198,6 +205,7 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
             TrainImageSize = inputSize,
             Normalization = normalization,
             _trainSet = train,
+            EvalShard = evalShard,
             _augment = augment,
             _trainLoader = TrainLoader,
         };

@@ -4,6 +4,7 @@ using System.Text.Json;
 using VkD.Interop.Checkpoints;
 using VkD.Models;
 using VkD.Training.Checkpoints;
+using VkD.Training.Distributed;
 using VkD.Training.Evaluation;
 using VkD.Training.Logging;
 using VkD.Training.Options;
@@ -52,10 +53,20 @@ public sealed record EvalRequest
 /// <param name="Metrics">Top-1/top-5/loss.</param>
 /// <param name="Model">The model name used.</param>
 /// <param name="Report">How the weights loaded.</param>
-public sealed record EvalOutcome(EvalMetrics Metrics, string Model, LoadReport Report);
+public sealed record EvalOutcome(EvalMetrics Metrics, string Model, LoadReport Report)
+{
+    /// <summary>False on ranks other than 0 of a sharded evaluation (<c>mpirun -np N vkd eval</c>), which write and
+    /// print nothing; the metrics are the whole set's on every rank.</summary>
+    public bool IsMain { get; init; } = true;
+
+    /// <summary>Processes the evaluation set was sharded over (1: a single process).</summary>
+    public int Ranks { get; init; } = 1;
+}
 
 /// <summary><c>vkd eval</c>: loads a checkpoint into a zoo model and measures it on a dataset's evaluation split
-/// with the same transform and head averaging as the trainer's per-epoch evaluation.</summary>
+/// with the same transform and head averaging as the trainer's per-epoch evaluation. Started by <c>mpirun</c> as one
+/// of several processes, each rank evaluates its <see cref="StridedShard"/> (whole batches) and rank 0 writes the
+/// results, bit-for-bit the single process's.</summary>
 public static class EvaluationSession
 {
     /// <summary>Column header of the predictions CSV.</summary>
@@ -82,27 +93,56 @@ public static class EvaluationSession
             NormalizationMean = facts?.Mean,
             NormalizationStd = facts?.Std,
         };
-        var data = DataSources.Open(options, needTrain: false, modelInputSize: ModelRegistry.Info(model).DefaultImgSize);
+        var owned = DataParallel.FromEnvironment();
+        IGradientSync sync = (IGradientSync?)owned ?? SingleProcessGradientSync.Instance;
+        owned?.Communicator.FinalizeAtExit = false;
+        try
+        {
+            var outcome = RunOn(r, model, options, sync, progress);
+            // Every rank got here through the same collectives, so all can finalise.
+            owned?.Communicator.FinalizeAtExit = true;
+            return outcome;
+        }
+        finally
+        {
+            owned?.Dispose();
+        }
+    }
+
+    private static EvalOutcome RunOn(EvalRequest r, string model, TrainingOptions options, IGradientSync sync,
+        Action<int, int>? progress)
+    {
+        var data = DataSources.Open(options, sync.Rank, sync.WorldSize, needTrain: false, modelInputSize: ModelRegistry.Info(model).DefaultImgSize,
+            shardEval: true);
         using var net = ModelRegistry.Create(model, new ModelOptions(data.NumClasses, data.InputSize, 0, data.Channels));
         var report = TrainingCheckpoint.LoadWeights(net, r.Checkpoint, r.Ema);
 
-        StreamWriter? predictions = null;
+        // Each rank evaluates its shard; the rows and batch totals are gathered and put back in the single process's
+        // order, so rank 0 writes what one process would (see ShardedClassificationMetrics.Gather).
+        var rows = r.PredictionsPath is null ? null : new List<string>();
+        var shard = data.EvalShard;
+        var local = Evaluator.EvaluateBatches(net, data.Eval,
+            rows is null ? null : p => rows.Add(string.Join(',',
+                (shard?.InnerIndex(p.Index) ?? p.Index).ToString(CultureInfo.InvariantCulture), Csv(data.Eval.Describe(p.Index)),
+                p.Label.ToString(CultureInfo.InvariantCulture), p.Top5[0].ToString(CultureInfo.InvariantCulture),
+                string.Join(' ', p.Top5.Select(c => c.ToString(CultureInfo.InvariantCulture))),
+                Csv(ClassName(data.Eval.ClassNames, p.Label)), Csv(ClassName(data.Eval.ClassNames, p.Top5[0])))),
+            done => progress?.Invoke(done, data.Eval.Count));
+        var (batches, ordered) = ShardedClassificationMetrics.Gather(local, rows, shard, sync);
+        var metrics = EvalBatch.Total(batches);
+        if (!sync.IsMain)
+        {
+            return new EvalOutcome(metrics, model, report) { IsMain = false, Ranks = sync.WorldSize };
+        }
         if (r.PredictionsPath is not null)
         {
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(r.PredictionsPath))!);
-            predictions = new StreamWriter(r.PredictionsPath, false, new UTF8Encoding(false)) { NewLine = "\n" };
+            using var predictions = new StreamWriter(r.PredictionsPath, false, new UTF8Encoding(false)) { NewLine = "\n" };
             predictions.WriteLine(PredictionsHeader);
-        }
-        EvalMetrics metrics;
-        using (predictions)
-        {
-            metrics = Evaluator.Evaluate(net, data.Eval,
-                predictions is null ? null : p => predictions.WriteLine(string.Join(',',
-                    p.Index.ToString(CultureInfo.InvariantCulture), Csv(data.Eval.Describe(p.Index)),
-                    p.Label.ToString(CultureInfo.InvariantCulture), p.Top5[0].ToString(CultureInfo.InvariantCulture),
-                    string.Join(' ', p.Top5.Select(c => c.ToString(CultureInfo.InvariantCulture))),
-                    Csv(ClassName(data.Eval.ClassNames, p.Label)), Csv(ClassName(data.Eval.ClassNames, p.Top5[0])))),
-                done => progress?.Invoke(done, data.Eval.Count));
+            foreach (var row in ordered!)
+            {
+                predictions.WriteLine(row);
+            }
         }
         if (r.JsonPath is not null)
         {
@@ -120,7 +160,7 @@ public static class EvaluationSession
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(r.JsonPath))!);
             AtomicFile.WriteAllText(r.JsonPath, json);
         }
-        return new EvalOutcome(metrics, model, report);
+        return new EvalOutcome(metrics, model, report) { Ranks = sync.WorldSize };
     }
 
     // A VkD.NET checkpoint (or the sidecar of its model.pth) records its model and input size; a reference or plain file needs --model.

@@ -55,7 +55,9 @@ public sealed class LaunchAndShardingTests
         Assert.Equal(["distill", "--teacher", "t"], LaunchCommand.TranslateCommand(["main_distributed.py", "--teacher", "t"]));
         Assert.Equal(["eval", "--eval-student"], LaunchCommand.TranslateCommand(["python", "-u", "/src/vkd/main_distributed.py", "--eval-student"]));
         Assert.Equal(["train", "--model", "m"], LaunchCommand.TranslateCommand(["vkd", "train", "--model", "m"]));
-        Assert.Contains("ViDT", Assert.Throws<ArgumentException>(() => LaunchCommand.TranslateCommand(["main.py", "--method", "vidt"])).Message);
+        Assert.Equal(["detect", "train", "--method", "vidt"], LaunchCommand.TranslateCommand(["python", "/src/vidt/main.py", "--method", "vidt"]));
+        Assert.Equal(["detect", "eval", "--resume", "c.pth"], LaunchCommand.TranslateCommand(["vkd", "detect", "eval", "--resume", "c.pth"]));
+        Assert.Contains("not 'detect predict'", Assert.Throws<ArgumentException>(() => LaunchCommand.TranslateCommand(["detect", "predict"])).Message);
         Assert.Contains("not 'export'", Assert.Throws<ArgumentException>(() => LaunchCommand.TranslateCommand(["export"])).Message);
     }
 
@@ -92,6 +94,24 @@ public sealed class LaunchAndShardingTests
         Assert.Equal(14, new StridedShard(data, 0, 3).Count);
         Assert.Equal(13, new StridedShard(data, 2, 3).Count);
         Assert.Throws<ArgumentOutOfRangeException>(() => new StridedShard(data, 3, 3));
+    }
+
+    [Fact]
+    public void Block_shards_hold_whole_batches_of_the_single_process_order()
+    {
+        // 41 images in batches of 12: batches 0 and 2 (0-11, 24-35) on rank 0, 1 and the short 3 (12-23, 36-40) on rank 1.
+        var data = new CountingDataset(41);
+        var first = new StridedShard(data, 0, 2, blockSize: 12);
+        var second = new StridedShard(data, 1, 2, blockSize: 12);
+        Assert.Equal(Enumerable.Range(0, 12).Concat(Enumerable.Range(24, 12)), Enumerable.Range(0, first.Count).Select(first.InnerIndex));
+        Assert.Equal(Enumerable.Range(12, 12).Concat(Enumerable.Range(36, 5)), Enumerable.Range(0, second.Count).Select(second.InnerIndex));
+        Assert.Equal(0, new StridedShard(new CountingDataset(10), 1, 2, blockSize: 12).Count);
+        for (var ranks = 1; ranks <= 4; ranks++)
+        {
+            var seen = Enumerable.Range(0, ranks).Select(r => new StridedShard(data, r, ranks, 5))
+                .SelectMany(s => Enumerable.Range(0, s.Count).Select(s.InnerIndex));
+            Assert.Equal(Enumerable.Range(0, 41), seen.Order());
+        }
     }
 
     [Fact]

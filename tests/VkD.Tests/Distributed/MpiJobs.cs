@@ -104,7 +104,7 @@ internal static class MpiJobs
         {
             if (!t.is_floating_point())
             {
-                Assert.True(t.equal(db[k]).item<bool>(), $"{entry}.{k} differs");
+                Assert.True(t.eq(db[k]).all().item<bool>(), $"{entry}.{k} differs");
                 continue;
             }
             var d = (double)(t - db[k]).abs().max().item<float>();
