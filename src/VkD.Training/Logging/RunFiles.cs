@@ -41,7 +41,7 @@ public static class RunFiles
     public static string EpochCheckpoint(int epochsDone) => $"ep{epochsDone}.pth.tar";
 
     /// <summary>Columns of <see cref="IterationsCsv"/>.</summary>
-    public static readonly IReadOnlyList<string> IterationColumns = ["epoch", "itr", "lr", "ce", "kd", "repr", "total"];
+    public static readonly IReadOnlyList<string> IterationColumns = ["epoch", "itr", "lr", "ce", "kd", "repr", "total", "seconds"];
 
     /// <summary>Columns of <see cref="EpochsCsv"/>.</summary>
     public static readonly IReadOnlyList<string> EpochColumns =

@@ -174,6 +174,9 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
         var iterColumns = new List<string> { "epoch", "itr", "lr" };
         iterColumns.AddRange(termNames);
         iterColumns.Add("total");
+        // Wall time of the iteration (data wait, step, logging), so a slow step shows where it happened; the only
+        // column a resumed run does not reproduce bit for bit.
+        iterColumns.Add("seconds");
         var epochColumns = new List<string> { "epoch", "train_loss" };
         epochColumns.AddRange(task.MetricNames);
         epochColumns.AddRange(task.MetricNames.Select(m => "ema_" + m));
@@ -206,6 +209,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
             for (var epoch = state.NextEpoch; epoch < o.Epochs; epoch++)
             {
                 var epochWatch = Stopwatch.StartNew();
+                var iterationWatch = Stopwatch.StartNew();
                 _s.Observer.OnEpochStart(epoch);
                 task.SetTraining(true);
                 var startBatch = epoch == state.NextEpoch ? state.NextBatch : 0;
@@ -279,7 +283,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                         }
                         ema?.Update(momentum.Momentum(step));
                     }
-                    var row = new object?[3 + termNames.Count + 1];
+                    var row = new object?[3 + termNames.Count + 2];
                     row[0] = epoch;
                     row[1] = iteration;
                     row[2] = lr;
@@ -287,8 +291,10 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                     {
                         row[3 + i] = values[i];
                     }
-                    row[^1] = total;
+                    row[^2] = total;
+                    row[^1] = iterationWatch.Elapsed.TotalSeconds;
                     iterLog?.Append(row);
+                    iterationWatch.Restart();
                     state.LastLoss = total;
                     state.EpochLossSum += total;
                     state.EpochLossCount++;

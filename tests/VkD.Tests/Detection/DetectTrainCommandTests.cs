@@ -62,7 +62,7 @@ public sealed class DetectTrainCommandTests : IDisposable
         Assert.StartsWith("epoch,train_loss,AP,AP50,AP75,", epochs[0]);
         Assert.Equal(3, epochs.Length);
         var iterations = File.ReadAllLines(Path.Combine(teacherDir, RunFiles.IterationsCsv));
-        Assert.Equal("epoch,itr,lr,loss_ce,loss_bbox,loss_giou,loss_ce_0,loss_bbox_0,loss_giou_0,loss_ce_1,loss_bbox_1,loss_giou_1,class_error,total", iterations[0]);
+        Assert.Equal("epoch,itr,lr,loss_ce,loss_bbox,loss_giou,loss_ce_0,loss_bbox_0,loss_giou_0,loss_ce_1,loss_bbox_1,loss_giou_1,class_error,total,seconds", iterations[0]);
         Assert.Equal(5, iterations.Length); // 2 epochs x 2 batches
         using (var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(teacherDir, RunFiles.ConfigJson))))
         {

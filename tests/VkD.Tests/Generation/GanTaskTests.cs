@@ -155,7 +155,7 @@ public sealed class GanTaskTests : IDisposable
             Assert.True(double.IsFinite(result.Final!["fid"]) && result.Final["fid"] > 0);
             Assert.NotNull(result.FinalEma);
         }
-        Assert.Equal("epoch,itr,lr,d_real,d_fake,lecam,distill_real,distill_fake,g_adv,total", File.ReadLines(Path.Combine(straight, RunFiles.IterationsCsv)).First());
+        Assert.Equal("epoch,itr,lr,d_real,d_fake,lecam,distill_real,distill_fake,g_adv,total,seconds", File.ReadLines(Path.Combine(straight, RunFiles.IterationsCsv)).First());
         var rows = CsvLog.Read(Path.Combine(straight, RunFiles.IterationsCsv));
         Assert.Equal(12, rows.Count);
         double Value(Dictionary<string, string> r, string k) => double.Parse(r[k], CultureInfo.InvariantCulture);
@@ -200,7 +200,7 @@ public sealed class GanTaskTests : IDisposable
             Assert.Equal(8, run.Train(o).Steps);
         }
         AssertSameState(straight, resumed, ["generator", "discriminator", "generator_ema", "lecam"]);
-        Assert.Equal(File.ReadAllText(Path.Combine(straight, RunFiles.IterationsCsv)), File.ReadAllText(Path.Combine(resumed, RunFiles.IterationsCsv)));
+        Assert.Equal(IterationLogs.Deterministic(straight), IterationLogs.Deterministic(resumed));
         Assert.Equal(File.ReadAllText(Path.Combine(straight, RunFiles.EpochsCsv)).Split('\n').Select(l => string.Join(',', l.Split(',').SkipLast(1))),
             File.ReadAllText(Path.Combine(resumed, RunFiles.EpochsCsv)).Split('\n').Select(l => string.Join(',', l.Split(',').SkipLast(1))));
     }

@@ -17,12 +17,12 @@ public sealed class LoggingAndConfigTests : IDisposable
         {
             for (var i = 0; i < 5; i++)
             {
-                log.Append(0, i, 0.1, 1.0, 0.0, 0.0, 1.0);
+                log.Append(0, i, 0.1, 1.0, 0.0, 0.0, 1.0, 0.01);
             }
         }
         using (var log = CsvLog.Open(path, RunFiles.IterationColumns, row => int.Parse(row[1]) < 3))
         {
-            log.Append(0, 3, 0.1, 2.0, 0.0, 0.0, 2.0);
+            log.Append(0, 3, 0.1, 2.0, 0.0, 0.0, 2.0, 0.01);
         }
         var rows = CsvLog.Read(path);
         Assert.Equal(["0", "1", "2", "3"], rows.Select(r => r["itr"]));
@@ -36,7 +36,7 @@ public sealed class LoggingAndConfigTests : IDisposable
         {
             for (var i = 0; i < 20; i++)
             {
-                log.Append(i / 10, i % 10, 1e-3, 2.0 / (i + 1), 0.5, 0.1, 2.6 / (i + 1));
+                log.Append(i / 10, i % 10, 1e-3, 2.0 / (i + 1), 0.5, 0.1, 2.6 / (i + 1), 0.05);
             }
         }
         using (var log = CsvLog.Create(Path.Combine(_dir, RunFiles.EpochsCsv), RunFiles.EpochColumns))

@@ -92,7 +92,7 @@ public sealed class PinnedRunTests : IDisposable
             }
         }
 
-        var lines = File.ReadAllLines(Path.Combine(_dir, RunFiles.IterationsCsv));
+        var lines = IterationLogs.Deterministic(_dir);
         sha.AppendData(Encoding.UTF8.GetBytes($"{lines[0]};rows={lines.Length - 1}"));
         var columns = new double[lines[0].Split(',').Length];
         foreach (var line in lines.Skip(1))
