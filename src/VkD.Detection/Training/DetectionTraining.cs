@@ -244,25 +244,7 @@ public static class DetectionTraining
     {
         ArgumentNullException.ThrowIfNull(options);
         observer ??= NullTrainingObserver.Instance;
-        var owned = sync is null ? DataParallel.FromEnvironment() : null;
-        sync ??= (IGradientSync?)owned ?? SingleProcessGradientSync.Instance;
-        owned?.Communicator.FinalizeAtExit = false;
-        try
-        {
-            var result = RunOn(options, sync.IsMain ? observer : NullTrainingObserver.Instance, sync, stopAfterSteps, stop);
-            owned?.Communicator.FinalizeAtExit = true;
-            return result;
-        }
-        catch (Exception e) when (e is NonFiniteLossException or TrainingInterruptedException or ReplicaMismatchException)
-        {
-            // Every rank stops at the same step for these (as in TrainingSession), so every rank can finalise.
-            owned?.Communicator.FinalizeAtExit = true;
-            throw;
-        }
-        finally
-        {
-            owned?.Dispose();
-        }
+        return DataParallel.RunInJob(sync, job => RunOn(options, job.IsMain ? observer : NullTrainingObserver.Instance, job, stopAfterSteps, stop));
     }
 
     private static DetectionTrainingResult RunOn(DetectionTrainingOptions options, ITrainingObserver observer, IGradientSync sync,

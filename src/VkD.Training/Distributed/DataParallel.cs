@@ -1,5 +1,6 @@
 using System.Globalization;
 using VkD.Distributed;
+using VkD.Training.Loop;
 using VkD.Training.Options;
 
 namespace VkD.Training.Distributed;
@@ -23,6 +24,36 @@ public static class DataParallel
     /// <summary><c>linear</c>: scale --lr by (ranks × --batch-size) / 512, DeiT's rule; unset or <c>none</c>: the lr
     /// is used as given, as the reference does.</summary>
     public const string ScaleLrVariable = "VKD_SCALE_LR";
+
+    /// <summary>
+    /// Runs <paramref name="run"/> on <paramref name="sync"/>, or, when that is null, on the MPI job this process belongs
+    /// to (<see cref="FromEnvironment"/>; a single process gets <see cref="SingleProcessGradientSync"/>). MPI is
+    /// finalised at process exit only when the run ended alike on every rank: done, or one of the errors every rank
+    /// raises at the same step (non-finite loss, interruption, replica mismatch). After any other error this rank leaves
+    /// without finalising (finalising would wait for the others) and mpirun ends the job.
+    /// </summary>
+    public static T RunInJob<T>(IGradientSync? sync, Func<IGradientSync, T> run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var owned = sync is null ? FromEnvironment() : null;
+        sync ??= (IGradientSync?)owned ?? SingleProcessGradientSync.Instance;
+        owned?.Communicator.FinalizeAtExit = false;
+        try
+        {
+            var result = run(sync);
+            owned?.Communicator.FinalizeAtExit = true;
+            return result;
+        }
+        catch (Exception e) when (e is NonFiniteLossException or TrainingInterruptedException or ReplicaMismatchException)
+        {
+            owned?.Communicator.FinalizeAtExit = true;
+            throw;
+        }
+        finally
+        {
+            owned?.Dispose();
+        }
+    }
 
     /// <summary>The sync for this process: MPI when <c>mpirun</c> started several processes, else null.</summary>
     /// <exception cref="MpiException">Several processes were launched but MPI cannot be loaded or initialised, or an

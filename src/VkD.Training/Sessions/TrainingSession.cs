@@ -78,33 +78,14 @@ public static class TrainingSession
         observer ??= NullTrainingObserver.Instance;
         Validate(kind, options);
         ArgumentOutOfRangeException.ThrowIfLessThan(replayRanks, 1);
-        var owned = sync is null ? DataParallel.FromEnvironment() : null;
-        sync ??= (IGradientSync?)owned ?? SingleProcessGradientSync.Instance;
-        if (replayRanks > 1 && (sync.WorldSize > 1 || options.BatchSize % replayRanks != 0))
+        return DataParallel.RunInJob(sync, job =>
         {
-            throw new ArgumentException($"Replaying {replayRanks} ranks needs one process and a --batch-size divisible by {replayRanks} (got {options.BatchSize} on {sync.WorldSize}).");
-        }
-        if (owned is not null)
-        {
-            owned.Communicator.FinalizeAtExit = false;
-        }
-        try
-        {
-            var result = RunOn(kind, options, sync.IsMain ? observer : NullTrainingObserver.Instance, sync, stopAfterSteps, stop, replayRanks);
-            owned?.Communicator.FinalizeAtExit = true;
-            return result;
-        }
-        catch (Exception e) when (e is NonFiniteLossException or TrainingInterruptedException or ReplicaMismatchException)
-        {
-            // Every rank stops at the same step for these, so every rank can finalise; after any other error a rank
-            // leaves without finalising (that would wait for the others) and mpirun ends the job.
-            owned?.Communicator.FinalizeAtExit = true;
-            throw;
-        }
-        finally
-        {
-            owned?.Dispose();
-        }
+            if (replayRanks > 1 && (job.WorldSize > 1 || options.BatchSize % replayRanks != 0))
+            {
+                throw new ArgumentException($"Replaying {replayRanks} ranks needs one process and a --batch-size divisible by {replayRanks} (got {options.BatchSize} on {job.WorldSize}).");
+            }
+            return RunOn(kind, options, job.IsMain ? observer : NullTrainingObserver.Instance, job, stopAfterSteps, stop, replayRanks);
+        });
     }
 
     private static TrainingResult RunOn(SessionKind kind, TrainingOptions options, ITrainingObserver observer, IGradientSync sync,
