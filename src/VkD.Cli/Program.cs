@@ -18,7 +18,16 @@ public static class Program
     public const int EnvironmentFailure = 1;
 
     /// <summary>Runs <c>vkd</c> with the given arguments and returns its exit code.</summary>
-    public static int Main(string[] args) => Run(args);
+    public static int Main(string[] args)
+    {
+        // Before anything allocates: the process may be replaced by itself under jemalloc (VkD.Training.Native.RetainingAllocator).
+        if (VkD.Training.Native.RetainingAllocator.ReexecIfNeeded(args) is { } allocatorError)
+        {
+            Console.Error.WriteLine($"Error: {allocatorError}");
+            return UsageError;
+        }
+        return Run(args);
+    }
 
     /// <summary>Runs <c>vkd</c> writing to <paramref name="console"/> (the terminal when null); used by tests.</summary>
     public static int Run(string[] args, IAnsiConsole? console = null)

@@ -453,7 +453,7 @@ public static class DetectionTraining
         lines.Add(string.Create(CultureInfo.InvariantCulture,
             $"data {o.CocoPath}: {train.Count} training images ({train.BatchesPerEpoch} batches of {o.BatchSize}, train scales {string.Join("/", VidtTransforms.ScalesAtSize(o.TrainSize))}), " +
             $"{(eval.MaxImages > 0 ? Math.Min(eval.MaxImages, eval.GroundTruth.Images.Count) : eval.GroundTruth.Images.Count)} val images at {o.EvalSize} px, {eval.GroundTruth.Categories.Count} categories"));
-        lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}");
+        lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}, {VkD.Training.Native.RetainingAllocator.Active()}");
         return lines;
     }
 

@@ -292,7 +292,7 @@ public static class TrainingSession
         var perRank = sync.WorldSize > 1 ? " per rank" : "";
         lines.Add($"data {data.Spec}: {data.Train.Count} training images{perRank} ({data.Train.BatchesPerEpoch} batches of {o.BatchSize}), {data.Eval?.Count ?? 0} evaluation images{perRank}, {data.NumClasses} classes" +
             (data.BadImages.Count > 0 ? $"; {data.BadImages.Count} bad image file(s) left out (--skip-bad-images), listed in {RunFiles.BadImages}" : ""));
-        lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}; " +
+        lines.Add($"device {device}, {(o.Threads > 0 ? o.Threads : get_num_threads())} threads, {sync.WorldSize} process(es), effective batch {o.BatchSize * sync.WorldSize}, {Native.RetainingAllocator.Active()}; " +
             $"{o.Opt} lr {o.Lr.ToString("G4", System.Globalization.CultureInfo.InvariantCulture)} per {o.ScheduleUnit}, {o.Epochs} epochs");
         return lines;
     }
