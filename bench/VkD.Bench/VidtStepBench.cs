@@ -20,7 +20,7 @@ namespace VkD.Bench;
 /// runs: a <see cref="DetectionTask"/> on the one <see cref="TrainingLoop{TBatch}"/> with
 /// <see cref="DetectionTraining.LoopOptions"/>, fed from memory; a step is the time between two of the loop's
 /// iteration reports. The PyTorch side (bench/python/vidt_step_bench.py) runs the restatements of tools/fixtures in the
-/// same invocation, after ours. Best and median of <c>--iters</c> timed steps after one warm-up.
+/// same invocation, one process per mode right after ours. Best and median of <c>--iters</c> timed steps after one warm-up.
 /// Options: <c>--size 128 --batch 4 --iters 3 --threads 2 --modes train,distill-vkd,distill-vidt --python /usr/bin/python3
 /// --blas-dir DIR --no-python</c> (<c>--blas-dir</c>: a folder with OpenBLAS's <c>libblas.so.3</c> first on the PyTorch
 /// process's library path, see <see cref="VidtBench"/>). The PyTorch process gets <c>OMP_WAIT_POLICY=passive</c>,
@@ -66,14 +66,25 @@ public sealed class VidtStepBench : IBenchSuite
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"ViDT-nano training step, batch {batch} padded to {size}x{size}, {threads} threads, {iters} timed steps after one warm-up; load {LoadAverage()}"));
         var ours = new Dictionary<string, (double Best, double Median)>();
+        var theirs = new Dictionary<string, (double Best, double Median)>();
+        var reportCore = true;
+        // Interleaved by mode (ours, then PyTorch's), so that a change of the machine's load in the middle of the run
+        // falls on both sides of a comparison rather than on one.
         foreach (var mode in modes)
         {
             var (times, loss) = Measure(mode, size, batch, iters);
             ours[mode] = Summarise(times);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"TorchSharp {mode,-12} best {batch / ours[mode].Best,6:F2} img/s, median {batch / ours[mode].Median,6:F2} img/s (steps {string.Join(" ", times.Select(t => t.ToString("F2", CultureInfo.InvariantCulture)))} s; first loss {loss:F3})"));
+            if (!args.Contains("--no-python"))
+            {
+                foreach (var (m, r) in RunPyTorch(python, blasDir, [mode], size, batch, threads, iters, reportCore))
+                {
+                    theirs[m] = r;
+                }
+                reportCore = false;
+            }
         }
-        var theirs = args.Contains("--no-python") ? [] : RunPyTorch(python, blasDir, modes, size, batch, threads, iters);
         Console.WriteLine();
         Console.WriteLine($"load {LoadAverage()}");
         Console.WriteLine("| mode | TorchSharp img/s (best / median) | PyTorch 1.13 img/s (best / median) | ratio TS/PT (best / median) |");
@@ -172,7 +183,7 @@ public sealed class VidtStepBench : IBenchSuite
     }
 
     private static Dictionary<string, (double Best, double Median)> RunPyTorch(string python, string? blasDir, string[] modes, int size, int batch,
-        int threads, int iters)
+        int threads, int iters, bool reportCore)
     {
         var psi = new ProcessStartInfo(python)
         {
@@ -204,6 +215,10 @@ public sealed class VidtStepBench : IBenchSuite
         {
             if (!line.StartsWith('{'))
             {
+                if (!reportCore)
+                {
+                    continue;
+                }
                 // OpenBLAS's verbose core line ("Core: SkylakeX") goes to stdout.
                 Console.WriteLine($"PyTorch    {line}");
                 continue;
@@ -218,7 +233,7 @@ public sealed class VidtStepBench : IBenchSuite
         }
         process.WaitForExit();
         var err = errTask.Result;
-        foreach (var core in err.Split('\n').Where(l => l.StartsWith("Core", StringComparison.Ordinal)).Distinct())
+        foreach (var core in err.Split('\n').Where(l => reportCore && l.StartsWith("Core", StringComparison.Ordinal)).Distinct())
         {
             Console.WriteLine($"PyTorch    OpenBLAS {core.Trim()}");
         }
