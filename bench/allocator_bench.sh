@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Allocator benchmark (docs/benchmarks.md, "Allocator"): the same short `vkd distill` VkD step run (deit_ti_distilled
 # student, RegNetY-160 teacher with random weights, batch 16, 224 px, 2 threads, 6 steps + a 16-image evaluation) under
-# glibc's malloc, glibc tuned never to unmap, jemalloc with its default decay and jemalloc with decay off (what the
+# glibc's malloc, glibc tuned never to unmap (and to trim only above 256 MB), jemalloc with its default decay and jemalloc with decay off (what the
 # vkd launcher uses), each measured by GNU time: minor page faults, user/system CPU seconds, peak RSS, wall time and
 # the seconds of each step from iterations.csv.
 #
@@ -46,6 +46,7 @@ echo "| allocator | minor faults | user s | system s | peak RSS GB | wall | step
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 run glibc VKD_ALLOCATOR=system
 run glibc-no-unmap VKD_ALLOCATOR=system GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=17179869184
+run glibc-trim-256mb VKD_ALLOCATOR=system GLIBC_TUNABLES=glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=268435456
 run jemalloc-default-decay LD_PRELOAD="$JEMALLOC" MALLOC_CONF=background_thread:false
 run jemalloc-decay-off VKD_ALLOCATOR=jemalloc
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
