@@ -47,6 +47,18 @@ public sealed class DistillSettings : TrainingSettings
     [CommandOption("--teacher-precision <P>"), Description("fp32 (default) or bf16: run a zoo teacher in bfloat16 (outputs stay float32; faster where the CPU has AVX512-BF16/AMX, see docs/benchmarks.md).")]
     public string? TeacherPrecision { get; set; }
 
+    /// <summary>--teacher-cache.</summary>
+    [CommandOption("--teacher-cache <DIR>"), Description("Record the teacher's logits and pooled features for K augmentations of each image in DIR and replay them: from epoch K on the teacher is not run (docs/distillation.md). Needs --mixup 0 --cutmix 0.")]
+    public string? TeacherCache { get; set; }
+
+    /// <summary>--teacher-cache-draws.</summary>
+    [CommandOption("--teacher-cache-draws <K>"), Description("Augmentations per image the teacher cache records, cycled by epoch (default 2).")]
+    public int? TeacherCacheDraws { get; set; }
+
+    /// <summary>--teacher-cache-dtype.</summary>
+    [CommandOption("--teacher-cache-dtype <T>"), Description("bf16 (default, half the size) or fp32 (the teacher's numbers exactly).")]
+    public string? TeacherCacheDtype { get; set; }
+
     /// <summary>--projector.</summary>
     [CommandOption("--projector <KIND>"), Description("householder (default), matrix_exp, cayley, or linear (plain, non-orthogonal baseline).")]
     public string? Projector { get; set; }

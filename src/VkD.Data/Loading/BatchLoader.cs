@@ -56,10 +56,13 @@ public sealed class BatchLoader
     /// <param name="worldSize">Number of shards.</param>
     /// <param name="prefetchBatches">Batches decoded ahead of the consumer (at least 1).</param>
     /// <param name="badImages">What to do with an image that fails to decode (default: throw).</param>
+    /// <param name="augmentationDraws">0: a fresh augmentation per epoch and sample position; K &gt; 0: K recorded
+    /// augmentations per image, cycled by epoch (see <see cref="AugmentationDraws"/>).</param>
     public BatchLoader(IImageDataset dataset, TransformPipeline pipeline, int batchSize, bool shuffle = true, bool dropLast = false,
         long seed = 0, int numWorkers = 0, SamplerOptions? sampler = null, int rank = 0, int worldSize = 1,
-        int prefetchBatches = 2, BadImagePolicy badImages = BadImagePolicy.Fail)
+        int prefetchBatches = 2, BadImagePolicy badImages = BadImagePolicy.Fail, int augmentationDraws = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(augmentationDraws);
         if (batchSize <= 0)
         {
             throw new ArgumentOutOfRangeException(nameof(batchSize), $"Batch size must be positive, got {batchSize}.");
@@ -84,6 +87,7 @@ public sealed class BatchLoader
         WorldSize = worldSize;
         PrefetchBatches = prefetchBatches;
         BadImages = badImages;
+        AugmentationDrawCount = augmentationDraws;
         SamplesPerEpoch = EpochSampler.Indices(dataset.Count, false, seed, 0, _sampler, rank, worldSize).Length;
         BatchesPerEpoch = dropLast ? SamplesPerEpoch / batchSize : (SamplesPerEpoch + batchSize - 1) / batchSize;
     }
@@ -115,6 +119,12 @@ public sealed class BatchLoader
     /// <summary>What happens to undecodable images.</summary>
     public BadImagePolicy BadImages { get; }
 
+    /// <summary>Augmentations per image cycled by epoch (0: a fresh one every epoch).</summary>
+    public int AugmentationDrawCount { get; }
+
+    /// <summary>Images in the dataset (the range of <see cref="Batch.Indices"/>).</summary>
+    public int DatasetCount => _dataset.Count;
+
     /// <summary>Samples this rank visits per epoch.</summary>
     public int SamplesPerEpoch { get; }
 
@@ -135,6 +145,10 @@ public sealed class BatchLoader
 
     /// <summary>Raised when an epoch's enumeration finishes, with the bad images it skipped (also when none).</summary>
     public event EventHandler<SkippedImagesReport>? EpochCompleted;
+
+    private DeterministicRandom SampleStream(int epoch, int sample, int index) => AugmentationDrawCount > 0
+        ? AugmentationDraws.Stream(Seed, AugmentationDraws.Of(epoch, AugmentationDrawCount), index)
+        : DeterministicRandom.ForStream(Seed, epoch, Rank, sample);
 
     /// <summary>The dataset indices this rank visits in <paramref name="epoch"/>, in order.</summary>
     public int[] EpochIndices(int epoch) => EpochSampler.Indices(_dataset.Count, Shuffle, Seed, epoch, _sampler, Rank, WorldSize);
@@ -392,7 +406,8 @@ public sealed class BatchLoader
                 try
                 {
                     var image = loader._dataset.LoadImage(candidate);
-                    loader._pipeline.Run(image, DeterministicRandom.ForStream(loader.Seed, epoch, loader.Rank, sample), output);
+                    // Cycled draws are keyed by the image actually used, so its replayed teacher output matches.
+                    loader._pipeline.Run(image, loader.SampleStream(epoch, sample, candidate), output);
                     return candidate;
                 }
                 catch (ImageDecodeException)
@@ -409,7 +424,7 @@ public sealed class BatchLoader
             var output = slot.Buffer.AsSpan(i * loader._pipeline.SampleLength, loader._pipeline.SampleLength);
             try
             {
-                var rng = DeterministicRandom.ForStream(loader.Seed, epoch, loader.Rank, sample);
+                var rng = loader.SampleStream(epoch, sample, index);
                 var image = loader._dataset.LoadImage(index);
                 loader._pipeline.Run(image, rng, output);
             }

@@ -27,6 +27,18 @@ public sealed class TrainingOptions
     /// bf16 natively, within bf16 rounding of the fp32 features).</summary>
     public string TeacherPrecision { get; set; } = "fp32";
 
+    /// <summary>Folder of the teacher-output cache (<c>--teacher-cache</c>; empty: none). Each image gets
+    /// <see cref="TeacherCacheDraws"/> augmentations cycled by epoch; the teacher's logits and pooled features for each
+    /// are recorded the first time and replayed afterwards, so from epoch K on the teacher is not run.</summary>
+    public string TeacherCache { get; set; } = "";
+
+    /// <summary>Augmentations per image the cache records (<c>--teacher-cache-draws</c>, K).</summary>
+    public int TeacherCacheDraws { get; set; } = 2;
+
+    /// <summary>How the cache stores the teacher's outputs (<c>--teacher-cache-dtype</c>): <c>bf16</c> (default, half
+    /// the size) or <c>fp32</c> (the teacher's numbers exactly). Recorded and replayed steps both see the stored values.</summary>
+    public string TeacherCacheDtype { get; set; } = "bf16";
+
     /// <summary>Stochastic depth rate of the student (<c>--drop-path</c>). The reference accepts it but never passes it.</summary>
     public double DropPath { get; set; }
 

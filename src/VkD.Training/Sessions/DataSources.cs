@@ -29,6 +29,12 @@ public sealed class LoaderBatchSource : IBatchSource
     /// <inheritdoc />
     public int BatchesPerEpoch => _loader.BatchesPerEpoch;
 
+    /// <summary>Images in the dataset the batches are drawn from (the range of their indices).</summary>
+    public int DatasetCount => _loader.DatasetCount;
+
+    /// <summary>Augmentations per image cycled by epoch (0: a fresh one every epoch); see <see cref="AugmentationDraws"/>.</summary>
+    public int AugmentationDrawCount => _loader.AugmentationDrawCount;
+
     /// <summary>Class names of the dataset.</summary>
     public IReadOnlyList<string> ClassNames => _dataset.ClassNames;
 
@@ -79,6 +85,9 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
     /// <see cref="TrainImageSize"/> gives the teacher real detail; false for small images (the padded-crop recipe),
     /// where a larger size could only upscale.</summary>
     public bool CropsFromLargerImages => _augment?.SmallImageRandomCrop == false;
+
+    /// <summary>The training augmentation's settings as text (a teacher-output cache records what its draws were made with).</summary>
+    public string TrainAugmentation => _augment?.ToString() ?? "";
 
     private IImageDataset? _trainSet;
 
@@ -183,7 +192,8 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
             : TrainAugmentOptions.VkDThreeAugment(inputSize) with { Normalization = normalization, SmallImageRandomCrop = false };
         LoaderBatchSource TrainLoader(IImageDataset set, TrainAugmentOptions a) => new(new BatchLoader(set, TransformPipelines.Train(a), o.BatchSize,
             shuffle: true, dropLast: true, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize,
-            badImages: o.SkipBadImages ? BadImagePolicy.Substitute : BadImagePolicy.Fail), set);
+            badImages: o.SkipBadImages ? BadImagePolicy.Substitute : BadImagePolicy.Fail,
+            augmentationDraws: string.IsNullOrEmpty(o.TeacherCache) ? 0 : o.TeacherCacheDraws), set);
         var evalBatch = Math.Max(1, (int)(1.5 * o.BatchSize));
         StridedShard? evalShard = null;
         if (shardEval && worldSize > 1)

@@ -15,7 +15,8 @@ public static class ResumeOptionsCheck
 {
     /// <summary>Flags whose change makes the checkpoint's weights or state meaningless for the run.</summary>
     public static IReadOnlyList<string> MustMatch { get; } =
-        ["student-model", "teacher", "projector", "distill-method", "input-size", "teacher-input-size", "student-taps", "teacher-taps"];
+        ["student-model", "teacher", "projector", "distill-method", "input-size", "teacher-input-size", "student-taps", "teacher-taps",
+            "teacher-cache-draws"];
 
     // Bookkeeping that legitimately differs between the first run and its resume.
     private static readonly HashSet<string> Ignored = new(StringComparer.Ordinal) { "resume", "output-dir", "num-workers", "threads" };

@@ -147,8 +147,11 @@ public static class TrainingSession
                 data = data.WithTrainingImageSize(teacherSize);
                 train = data.Train;
             }
-            using var task = new ClassificationTask(new ClassificationTaskSetup
+            var cache = teacher is not null && distiller is not null && distiller.NeedsTeacher && options.TeacherCache.Length > 0
+                ? OpenTeacherCache(options, teacher, data, teacherSize, sync) : null;
+            using var task = NewTask(cache, () => new ClassificationTaskSetup
             {
+                TeacherCache = cache,
                 Student = student,
                 StudentName = options.StudentModel,
                 Teacher = teacher,
@@ -225,6 +228,10 @@ public static class TrainingSession
                 Metadata = metadata,
             });
             var r = loop.Run();
+            if (task.TeacherCache is { } usedCache)
+            {
+                observer.OnMessage(usedCache.Summary());
+            }
             if (sync is MpiGradientSync mpi && mpi.GradientSyncCalls > 0 && r.Seconds > 0)
             {
                 observer.OnMessage(mpi.Describe(r.Steps, r.Seconds));
@@ -236,6 +243,48 @@ public static class TrainingSession
         {
             student.Dispose();
         }
+    }
+
+    // The cache holds a lock on its folder: released when the task refuses the setup, not at finalisation.
+    private static ClassificationTask NewTask(TeacherOutputCache? cache, Func<ClassificationTaskSetup> setup)
+    {
+        try
+        {
+            return new ClassificationTask(setup());
+        }
+        catch
+        {
+            cache?.Dispose();
+            throw;
+        }
+    }
+
+    // Everything the teacher's answer for (draw, image) depends on; the cache keeps one folder per distinct set.
+    private static TeacherOutputCache OpenTeacherCache(TrainingOptions o, ITeacher teacher, DataSources data, int teacherSize, IGradientSync sync)
+    {
+        var weights = o.Teacher.StartsWith("onnx:", StringComparison.OrdinalIgnoreCase) ? o.Teacher[5..].Split('?')[0] : o.TeacherPath;
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var identity = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["teacher"] = o.Teacher,
+            ["teacher_weights"] = File.Exists(weights) ? TeacherOutputCache.FileFingerprint(weights) : "",
+            ["teacher_precision"] = o.TeacherPrecision,
+            ["teacher_input_size"] = teacherSize.ToString(inv),
+            ["data"] = data.Spec.ToString(),
+            ["train_subset"] = o.TrainSubset.ToString(inv),
+            ["seed"] = o.Seed.ToString(inv),
+            ["augmentation"] = data.TrainAugmentation,
+            ["train_image_size"] = data.TrainImageSize.ToString(inv),
+            ["mean"] = string.Join(",", data.Normalization.Mean.Select(v => v.ToString("R", inv))),
+            ["std"] = string.Join(",", data.Normalization.Std.Select(v => v.ToString("R", inv))),
+        };
+        if (sync.WorldSize > 1)
+        {
+            // Each rank writes its own records (ranks see different images each epoch).
+            identity["rank"] = $"{sync.Rank} of {sync.WorldSize}";
+        }
+        return TeacherOutputCache.Open(o.TeacherCache, identity, o.TeacherCacheDraws, data.Train.DatasetCount, teacher.NumClasses, teacher.FeatureDim,
+            TeacherOutputCache.ParseDtype(o.TeacherCacheDtype));
     }
 
     private static TrainingOptions PerRank(TrainingOptions options, int ranks)
@@ -282,6 +331,10 @@ public static class TrainingSession
                 : $", fed {t}x{t} images (the student's {data.InputSize}x{data.InputSize} batch upscaled: the stored images are that small)";
             lines.Add($"teacher {o.Teacher}: {fed}; {task.Teacher.FeatureDim}-d features, {(task.Teacher.NumClasses > 0 ? $"{task.Teacher.NumClasses} classes" : "no logits (feature-only)")}" +
                 $"{(task.UsesTeacher ? "" : "; not run (alpha = gamma = 0)")}");
+        }
+        if (task.TeacherCache is { } cache)
+        {
+            lines.Add(cache.Describe());
         }
         if (task.Distiller is not null)
         {
@@ -338,6 +391,22 @@ public static class TrainingSession
                 throw new ArgumentException($"--norm {o.Norm} is unknown; use one of {string.Join(", ", NormalizationFactory.Names)}.");
             }
             ValidateMethod(o);
+            if (o.TeacherCache.Length > 0)
+            {
+                if (o.TeacherCacheDraws < 1)
+                {
+                    throw new ArgumentException($"--teacher-cache-draws must be at least 1, got {o.TeacherCacheDraws}.");
+                }
+                _ = TeacherOutputCache.ParseDtype(o.TeacherCacheDtype);
+                if (o.MixupActive && o.MixupProb > 0)
+                {
+                    throw new ArgumentException("--teacher-cache replays the teacher's outputs per image, but Mixup/CutMix mixes images differently every epoch: pass --mixup 0 --cutmix 0 (or --mixup-prob 0), or drop --teacher-cache.");
+                }
+                if (File.Exists(o.TeacherCache))
+                {
+                    throw new ArgumentException($"--teacher-cache '{o.TeacherCache}' is a file; it must name a folder (created if missing).");
+                }
+            }
         }
         if (!string.IsNullOrEmpty(o.StudentCkpt) && !File.Exists(o.StudentCkpt))
         {

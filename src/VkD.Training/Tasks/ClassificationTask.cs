@@ -72,6 +72,11 @@ public sealed class ClassificationTaskSetup
 
     /// <summary>Side of the images the teacher gets, resized the same way. 0: the batch as it comes.</summary>
     public int TeacherInputSize { get; init; }
+
+    /// <summary>Records and replays the teacher's outputs per (augmentation draw, image) (null: the teacher runs every
+    /// step). Needs batches made with the cache's draws (<c>augmentationDraws</c> of the loader), no mixing and no
+    /// teacher taps. The task takes ownership.</summary>
+    public TeacherOutputCache? TeacherCache { get; init; }
 }
 
 /// <summary>
@@ -120,6 +125,14 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         {
             _studentTaps = new ModuleTaps(setup.Student, setup.StudentTaps);
         }
+        if (setup.TeacherCache is not null && setup.Mixer is not null)
+        {
+            throw new ArgumentException("--teacher-cache replays the teacher's outputs per image, but Mixup/CutMix mixes images differently every epoch: pass --mixup 0 --cutmix 0 (or --mixup-prob 0), or drop --teacher-cache.");
+        }
+        if (setup.TeacherCache is not null && setup.TeacherTaps.Count > 0)
+        {
+            throw new ArgumentException($"--teacher-cache keeps the teacher's logits and pooled features, but this method also reads the teacher's inner maps ({string.Join(", ", setup.TeacherTaps)}), which are not cached: drop --teacher-cache for it.");
+        }
         if (setup.TeacherTaps.Count > 0)
         {
             _teacherTaps = setup.Teacher is ModelTeacher mt
@@ -136,6 +149,9 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
 
     /// <summary>The distiller, if any.</summary>
     public FeatureDistiller? Distiller => _s.Distiller;
+
+    /// <summary>The teacher-output cache, if any.</summary>
+    public TeacherOutputCache? TeacherCache => _s.TeacherCache;
 
     /// <summary>True when steps run the teacher (some term that reads it has a non-zero weight).</summary>
     public bool UsesTeacher => _s.Teacher is not null && _s.Distiller is not null && _s.Distiller.NeedsTeacher;
@@ -213,7 +229,9 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         }
         else
         {
-            var teacherOut = _s.Teacher!.Forward(Resized(images, _s.TeacherInputSize));
+            var teacherOut = _s.TeacherCache is { } cache
+                ? cache.Forward(_s.Teacher!, () => Resized(images, _s.TeacherInputSize), batch.Indices, context.Epoch)
+                : _s.Teacher!.Forward(Resized(images, _s.TeacherInputSize));
             var teacher = DistillationLoss.TeacherFeatures(new TeacherOutputs(teacherOut.Logits?.On(_s.Device), teacherOut.Features.On(_s.Device)));
             _teacherTaps?.AddTo(teacher);
             var outputs = _s.Student.ForwardForDistillation(Resized(images, _s.StudentInputSize));
@@ -257,6 +275,7 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         _teacherTaps?.Dispose();
         _optimizer.Dispose();
         _s.Teacher?.Dispose();
+        _s.TeacherCache?.Dispose();
         _s.Distiller?.Dispose();
     }
 
