@@ -45,6 +45,9 @@ for variant in $VARIANTS; do
     logit_kd)   flags=(--alpha 0 --gamma 1) ;;
     vkd_linear) flags=(--alpha 1 --gamma 1 --projector linear --norm layernorm) ;;
     vkd)        flags=(--alpha 1 --gamma 1 --projector householder --norm layernorm) ;;
+    # The orthogonal W with a learnable per-channel scale and bias (ViDT's OrthogonalLinear): tests whether the
+    # square case's gap to the linear projector is the scale an orthogonal W cannot give (docs/results.md).
+    vkd_scaled) flags=(--alpha 1 --gamma 1 --projector scaled --norm layernorm) ;;
   esac
   if [[ $variant == no_kd ]]; then
     cmd=(train --model resnet8)  # the no-KD baseline is plain supervised training: same student, data, schedule, seed

@@ -60,7 +60,7 @@ public sealed class DistillSettings : TrainingSettings
     public string? TeacherCacheDtype { get; set; }
 
     /// <summary>--projector.</summary>
-    [CommandOption("--projector <KIND>"), Description("householder (default), matrix_exp, cayley, or linear (plain, non-orthogonal baseline).")]
+    [CommandOption("--projector <KIND>"), Description("householder (default), matrix_exp, cayley, scaled (orthogonal W with a learnable per-channel scale and bias, ViDT's OrthogonalLinear), or linear (plain, non-orthogonal baseline).")]
     public string? Projector { get; set; }
 
     /// <summary>--norm.</summary>
@@ -103,7 +103,7 @@ public sealed class DistillSettings : TrainingSettings
         {
             return ValidationResult.Error($"--temperature must be > 0, got {Temperature}.");
         }
-        string[] projectors = ["householder", "matrix_exp", "cayley", "linear", "auto"];
+        var projectors = VkD.Distillation.Projectors.ProjectorFactory.Names;
         if (Projector is not null && !projectors.Contains(Projector))
         {
             return ValidationResult.Error($"--projector {Projector} is unknown; use one of {string.Join(", ", projectors)}.");

@@ -97,7 +97,7 @@ public sealed class TrainingOptions
     /// <summary>Label smoothing (<c>--smoothing</c>).</summary>
     public double Smoothing { get; set; } = 0.1;
 
-    /// <summary>Projector kind (<c>--projector</c>): householder, matrix_exp, cayley or linear.</summary>
+    /// <summary>Projector kind (<c>--projector</c>): householder, matrix_exp, cayley, auto, scaled (orthogonal W with a per-channel scale and bias) or linear.</summary>
     public string Projector { get; set; } = "householder";
 
     /// <summary>Teacher-feature normalisation (<c>--norm</c>): layernorm, batchstd, whiten or none.</summary>

@@ -45,6 +45,26 @@ public class ProjectorApiTests
     }
 
     [Fact]
+    public void Scaled_is_a_householder_W_with_a_per_channel_scale_and_bias_after_it()
+    {
+        torch.manual_seed(5);
+        using var proj = (ScaledOrthogonalProjector)ProjectorFactory.Create("scaled", 4, 6);
+        Assert.Equal(OrthogonalMap.Householder, proj.Orthogonal.Map);
+        Assert.True(proj.ExemptFromWeightDecay);
+        using var scope = NewDisposeScope();
+        using (no_grad())
+        {
+            proj.Scale.copy_(tensor(new float[] { 1, 2, 3, 4, 5, 6 }));
+            proj.Bias!.copy_(tensor(new float[] { 0, 1, 0, -1, 0, 1 }));
+        }
+        var x = randn(3, 4);
+        var w = proj.ComputeWeight();
+        Assert.True(w.t().matmul(w).allclose(eye(4), atol: 1e-5));
+        Assert.True(proj.forward(x).allclose((proj.Scale * x.matmul(w.t())) + proj.Bias, atol: 1e-5));
+        Assert.Throws<ArgumentException>(() => ProjectorFactory.Create("scaled", 8, 4));
+    }
+
+    [Fact]
     public void Linear_baseline_and_unknown_names()
     {
         using var linear = ProjectorFactory.Create("linear", 6, 4);
