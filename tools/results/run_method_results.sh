@@ -21,7 +21,8 @@
 #
 # Usage: tools/results/run_method_results.sh [OUT_DIR]        (VKD=path/to/vkd to use a prebuilt binary)
 # Cost: sized for < 2 h on an idle 2-core machine (an estimate from the smoke run's throughput, see docs/results.md;
-# not measured). The teacher is run on every training image of every epoch (vkd distill has no feature cache).
+# not measured). Fashion-MNIST runs the teacher on every training image of every epoch; the photo part records the
+# ResNet-18's outputs once per seed in a teacher-output cache and replays them in every later sweep of that seed.
 # Knobs (environment), defaults = the full run:
 #   PARTS="fmnist photos"  SEEDS=0,1,2  PARALLEL=3 (all seeds at once: on 2 cores no seed waits for a free one)  THREADS=1
 #   FMNIST_EPOCHS=2  FMNIST_TRAIN_SUBSET=6000 (0 = all 60000)  FMNIST_EVAL_SUBSET=0 (0 = all 10000)
@@ -29,7 +30,7 @@
 #   PHOTO_EPOCHS=6  PHOTO_TRAIN_SUBSET=0 (all 750)  PHOTO_EVAL_SUBSET=0 (all 198)  PHOTO_STUDENTS="resnet8 deit_nano_patch4_32"
 #   PHOTO_METHODS="none vkd vkd_linear vkd_nonorm vkd_linear_nonorm rkd pkt crd srd"
 #   TEACHER=shipped|train (TEACHER_EPOCHS=8)   RESNET18_ONNX=path (default: found in the NuGet cache, restored if absent)
-#   PHOTOS=~/.cache/vkd/tuxpaint-photos (made here if absent)
+#   PHOTOS=~/.cache/vkd/tuxpaint-photos (made here if absent)   PHOTO_TEACHER_CACHE=1 (0: the teacher runs every step)
 #   SMOKE=1 marks the summary as a smoke run (not results)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -157,13 +158,19 @@ if [[ " $PARTS " == *" photos "* ]]; then
   RECIPE=(--data-path "$PHOTOS" --input-size 32 --train-subset "$PHOTO_TRAIN_SUBSET" --eval-subset "$PHOTO_EVAL_SUBSET"
           --epochs "$PHOTO_EPOCHS" --batch-size 64 --opt sgd --momentum 0.9 --lr 0.05 --min-lr 1e-5 --weight-decay 5e-4
           --mixup 0 --cutmix 0 --smoothing 0.1)
+  # The teacher-output cache (docs/distillation.md): one fresh augmentation per epoch as without it (K = epochs), and
+  # the records are keyed by teacher, data, seed and augmentation, not by method or student. So the first distilled
+  # sweep of each seed runs the teacher and every later one replays it. PHOTO_TEACHER_CACHE=0 runs the teacher
+  # every step.
+  CACHE=()
+  [[ ${PHOTO_TEACHER_CACHE:-1} == 1 ]] && CACHE=(--teacher-cache "$OUT/photos/teacher-cache" --teacher-cache-draws "$PHOTO_EPOCHS")
   for student in $PHOTO_STUDENTS; do
     for method in $PHOTO_METHODS; do
       if [[ $method == none ]]; then
         sweep photos "$student" none train --model "$student" "${RECIPE[@]}"
       else
-        extra=()
-        [[ $method == vkd* || $method == srd ]] && extra=(--gamma 0)  # their logit-KD term needs teacher logits
+        extra=("${CACHE[@]}")
+        [[ $method == vkd* || $method == srd ]] && extra+=(--gamma 0)  # their logit-KD term needs teacher logits
         # shellcheck disable=SC2046
         sweep photos "$student" "$method" distill --teacher "$PHOTO_TEACHER" --student-model "$student" "${RECIPE[@]}" \
           $(method_flags "$method") "${extra[@]}"
