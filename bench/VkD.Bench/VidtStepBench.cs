@@ -134,29 +134,14 @@ public sealed class VidtStepBench : IBenchSuite
             NumWorkers = 0,
             TrainSize = size,
         };
-        var criterion = new SetCriterion(new HungarianMatcher(options.MatcherCosts.Class, options.MatcherCosts.Bbox, options.MatcherCosts.Giou, options.FocalAlpha),
-            options.LossWeights, config.NumClasses, options.FocalAlpha);
-        var name = DetectionTraining.ModelNameOf(config);
-        using var task = new DetectionTask(new DetectionTaskSetup
-        {
-            Student = student,
-            StudentName = name,
-            Teacher = teacher,
-            Distiller = distiller,
-            Criterion = criterion,
-            AuxLoss = options.AuxLoss,
-            Lr = options.Lr,
-            MinLr = options.MinLr,
-            Epochs = options.Epochs,
-            WeightDecay = options.WeightDecay,
-        });
+        using var task = DetectionTraining.CreateTask(options, student, teacher, distiller);
         using var source = new InMemoryBatches(size, batch, iters + 1, seed: 1);
         var clock = new StepClock();
         new TrainingLoop<DetectionBatch>(new LoopSetup<DetectionBatch>
         {
             Task = task,
             Train = source,
-            Options = DetectionTraining.LoopOptions(options, name),
+            Options = DetectionTraining.LoopOptions(options, task.ModelName),
             Observer = clock,
         }).Run();
         student.Dispose();

@@ -293,25 +293,7 @@ public static class DetectionTraining
             var train = new DetectionBatchSource(new CocoDetectionDataset(trainGt, layout.TrainImages, VidtTransforms.TrainAtSize(options.TrainSize)),
                 options.BatchSize, options.Seed, sync.Rank, sync.WorldSize, prefetch: options.NumWorkers > 0, subset: options.TrainSubset);
             var eval = new DetectionEvalSet(valGt, layout.ValImages, options.EvalSize, options.EvalBatchSize, options.EvalSubset);
-            var criterion = new SetCriterion(new HungarianMatcher(options.MatcherCosts.Class, options.MatcherCosts.Bbox, options.MatcherCosts.Giou, options.FocalAlpha),
-                options.LossWeights, options.Model.NumClasses, options.FocalAlpha, boxCountSync: sync);
-            var name = options.ModelName ?? ModelNameOf(options.Model);
-            var task = new DetectionTask(new DetectionTaskSetup
-            {
-                Student = student,
-                StudentName = name,
-                Teacher = teacher,
-                Distiller = distiller,
-                Criterion = criterion,
-                AuxLoss = options.AuxLoss,
-                Lr = options.Lr,
-                MinLr = options.MinLr,
-                Epochs = options.Epochs,
-                WeightDecay = options.WeightDecay,
-                Eval = eval,
-                Device = device,
-                Sync = sync,
-            });
+            var task = CreateTask(options, student, teacher, distiller, eval, device, sync);
             // The task owns the teacher and the distiller from here on.
             teacher = null;
             distiller = null;
@@ -321,7 +303,7 @@ public static class DetectionTraining
                 {
                     observer.OnMessage(line);
                 }
-                var loopOptions = LoopOptions(options, name);
+                var loopOptions = LoopOptions(options, task.ModelName);
                 var arguments = options.Arguments.ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
                 var metadata = new Dictionary<string, object?>
                 {
@@ -411,6 +393,39 @@ public static class DetectionTraining
             ScheduleUnit = "epoch",
             ScheduleLagEpochs = 1,
         };
+    }
+
+    /// <summary>The detection task of a run as <see cref="Run"/> builds it: ViDT's matcher and set criterion, the
+    /// optimiser and schedule from <paramref name="options"/>. The task takes ownership of the teacher and distiller.</summary>
+    /// <param name="options">The run's options (costs, loss weights, learning rates, epochs).</param>
+    /// <param name="student">The detector trained.</param>
+    /// <param name="teacher">The frozen teacher, or null.</param>
+    /// <param name="distiller">The distillation terms, or null.</param>
+    /// <param name="eval">The evaluation images, or null.</param>
+    /// <param name="device">Where the run computes (CPU when null).</param>
+    /// <param name="sync">Gradient and box-count sync of a data-parallel run, or null.</param>
+    public static DetectionTask CreateTask(DetectionTrainingOptions options, VidtDetector student, VidtDetector? teacher, FeatureDistiller? distiller,
+        DetectionEvalSet? eval = null, Device? device = null, IGradientSync? sync = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var criterion = new SetCriterion(new HungarianMatcher(options.MatcherCosts.Class, options.MatcherCosts.Bbox, options.MatcherCosts.Giou, options.FocalAlpha),
+            options.LossWeights, options.Model.NumClasses, options.FocalAlpha, boxCountSync: sync);
+        return new DetectionTask(new DetectionTaskSetup
+        {
+            Student = student,
+            StudentName = options.ModelName ?? ModelNameOf(options.Model),
+            Teacher = teacher,
+            Distiller = distiller,
+            Criterion = criterion,
+            AuxLoss = options.AuxLoss,
+            Lr = options.Lr,
+            MinLr = options.MinLr,
+            Epochs = options.Epochs,
+            WeightDecay = options.WeightDecay,
+            Eval = eval,
+            Device = device ?? CPU,
+            Sync = sync ?? SingleProcessGradientSync.Instance,
+        });
     }
 
     /// <summary>ViDT's name of a detector: <c>vidt_</c> and the backbone size (<c>vidt_nano</c>), or <c>vidt</c>.</summary>
