@@ -31,6 +31,7 @@
 #   PHOTO_METHODS="none vkd vkd_linear vkd_nonorm vkd_linear_nonorm rkd pkt crd srd"
 #   TEACHER=shipped|train (TEACHER_EPOCHS=8)   RESNET18_ONNX=path (default: found in the NuGet cache, restored if absent)
 #   PHOTOS=~/.cache/vkd/tuxpaint-photos (made here if absent)   PHOTO_TEACHER_CACHE=1 (0: the teacher runs every step)
+#   PHOTO_CACHE_DRAWS=$PHOTO_EPOCHS (fewer: K augmentations per image cycled, the teacher run K times per image)
 #   SMOKE=1 marks the summary as a smoke run (not results)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -163,7 +164,7 @@ if [[ " $PARTS " == *" photos "* ]]; then
   # sweep of each seed runs the teacher and every later one replays it. PHOTO_TEACHER_CACHE=0 runs the teacher
   # every step.
   CACHE=()
-  [[ ${PHOTO_TEACHER_CACHE:-1} == 1 ]] && CACHE=(--teacher-cache "$OUT/photos/teacher-cache" --teacher-cache-draws "$PHOTO_EPOCHS")
+  [[ ${PHOTO_TEACHER_CACHE:-1} == 1 ]] && CACHE=(--teacher-cache "$OUT/photos/teacher-cache" --teacher-cache-draws "${PHOTO_CACHE_DRAWS:-$PHOTO_EPOCHS}")
   for student in $PHOTO_STUDENTS; do
     for method in $PHOTO_METHODS; do
       if [[ $method == none ]]; then
