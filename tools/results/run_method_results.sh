@@ -31,6 +31,7 @@
 #   PHOTO_METHODS="none vkd vkd_linear vkd_nonorm vkd_linear_nonorm rkd pkt crd srd"
 #   TEACHER=shipped|train (TEACHER_EPOCHS=8)   RESNET18_ONNX=path (default: found in the NuGet cache, restored if absent)
 #   PHOTOS=~/.cache/vkd/tuxpaint-photos (made here if absent)   PHOTO_TEACHER_CACHE=1 (0: the teacher runs every step)
+#   PHOTO_AUG="" (extra crop-recipe flags, e.g. "--scale-min 0.5 --no-three-augment")
 #   PHOTO_CACHE_DRAWS=$PHOTO_EPOCHS (fewer: K augmentations per image cycled, the teacher run K times per image)
 #   SMOKE=1 marks the summary as a smoke run (not results)
 set -euo pipefail
@@ -158,7 +159,7 @@ if [[ " $PARTS " == *" photos "* ]]; then
   PHOTO_TEACHER="onnx:$RESNET18_ONNX?preset=mlnet-resnet18&threads=$THREADS&sessions=1"
   RECIPE=(--data-path "$PHOTOS" --input-size 32 --train-subset "$PHOTO_TRAIN_SUBSET" --eval-subset "$PHOTO_EVAL_SUBSET"
           --epochs "$PHOTO_EPOCHS" --batch-size 64 --opt sgd --momentum 0.9 --lr 0.05 --min-lr 1e-5 --weight-decay 5e-4
-          --mixup 0 --cutmix 0 --smoothing 0.1)
+          --mixup 0 --cutmix 0 --smoothing 0.1 ${PHOTO_AUG:-})
   # The teacher-output cache (docs/distillation.md): one fresh augmentation per epoch as without it (K = epochs), and
   # the records are keyed by teacher, data, seed and augmentation, not by method or student. So the first distilled
   # sweep of each seed runs the teacher and every later one replays it. PHOTO_TEACHER_CACHE=0 runs the teacher

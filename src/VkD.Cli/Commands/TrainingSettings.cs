@@ -151,6 +151,18 @@ public class TrainingSettings : CommandSettings
     [CommandOption("--eval-subset <N>"), Description("Use N evaluation images, class-balanced, the same for every seed (0 = all).")]
     public int? EvalSubset { get; set; }
 
+    /// <summary>--scale-min.</summary>
+    [CommandOption("--scale-min <F>"), Description("Smallest area share of the random-resized crop of images above 32 px (default 0.08, timm's and the reference's).")]
+    public double? ScaleMin { get; set; }
+
+    /// <summary>--scale-max.</summary>
+    [CommandOption("--scale-max <F>"), Description("Largest area share of the random-resized crop (default 1.0).")]
+    public double? ScaleMax { get; set; }
+
+    /// <summary>--no-three-augment.</summary>
+    [CommandOption("--no-three-augment"), Description("Leave 3-Augment (grayscale | solarize | blur) out of the crop recipe, e.g. for small objects at a small input size.")]
+    public bool? NoThreeAugment { get; set; }
+
     /// <summary>--skip-bad-images.</summary>
     [CommandOption("--skip-bad-images"), Description("Leave out images that fail the pre-flight check and replace any that fail later; the list goes to bad-images.txt in the run folder.")]
     public bool? SkipBadImages { get; set; }

@@ -27,6 +27,16 @@ public sealed class TrainingOptions
     /// bf16 natively, within bf16 rounding of the fp32 features).</summary>
     public string TeacherPrecision { get; set; } = "fp32";
 
+    /// <summary>Smallest area share of the random-resized crop (<c>--scale-min</c>, timm's <c>--scale</c> low end).
+    /// Applies to images larger than 32 px (the crop recipe).</summary>
+    public double ScaleMin { get; set; } = 0.08;
+
+    /// <summary>Largest area share of the random-resized crop (<c>--scale-max</c>).</summary>
+    public double ScaleMax { get; set; } = 1.0;
+
+    /// <summary>Leave out 3-Augment (grayscale | solarize | blur) from the crop recipe (<c>--no-three-augment</c>).</summary>
+    public bool NoThreeAugment { get; set; }
+
     /// <summary>Folder of the teacher-output cache (<c>--teacher-cache</c>; empty: none). Each image gets
     /// <see cref="TeacherCacheDraws"/> augmentations cycled by epoch; the teacher's logits and pooled features for each
     /// are recorded the first time and replayed afterwards, so from epoch K on the teacher is not run.</summary>

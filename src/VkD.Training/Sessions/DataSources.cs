@@ -189,7 +189,14 @@ public sealed record DataSources(DatasetSpec Spec, LoaderBatchSource Train, Load
                 CropPadding = 2,
                 Normalization = normalization,
             }
-            : TrainAugmentOptions.VkDThreeAugment(inputSize) with { Normalization = normalization, SmallImageRandomCrop = false };
+            : TrainAugmentOptions.VkDThreeAugment(inputSize) with
+            {
+                Normalization = normalization,
+                SmallImageRandomCrop = false,
+                ScaleMin = o.ScaleMin,
+                ScaleMax = o.ScaleMax,
+                ThreeAugment = !o.NoThreeAugment,
+            };
         LoaderBatchSource TrainLoader(IImageDataset set, TrainAugmentOptions a) => new(new BatchLoader(set, TransformPipelines.Train(a), o.BatchSize,
             shuffle: true, dropLast: true, seed: o.Seed, numWorkers: Math.Max(0, o.NumWorkers), rank: rank, worldSize: worldSize,
             badImages: o.SkipBadImages ? BadImagePolicy.Substitute : BadImagePolicy.Fail,

@@ -436,6 +436,8 @@ public static class TrainingSession
         RequireRange("--mixup-prob", o.MixupProb, 0, 1);
         RequireRange("--mixup-switch-prob", o.MixupSwitchProb, 0, 1);
         RequireRange("--student-ema-decay", o.StudentEmaDecay, 0, 1);
+        RequireRange("--scale-min", o.ScaleMin, 0, 1, minExclusive: true);
+        RequireRange("--scale-max", o.ScaleMax, o.ScaleMin, 1);
         if (!o.ScheduleUnit.Equals("iteration", StringComparison.OrdinalIgnoreCase) && !o.ScheduleUnit.Equals("epoch", StringComparison.OrdinalIgnoreCase))
         {
             throw new ArgumentException($"--schedule-unit {o.ScheduleUnit}: use iteration or epoch.");
