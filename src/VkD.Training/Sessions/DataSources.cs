@@ -32,9 +32,6 @@ public sealed class LoaderBatchSource : IBatchSource
     /// <summary>Images in the dataset the batches are drawn from (the range of their indices).</summary>
     public int DatasetCount => _loader.DatasetCount;
 
-    /// <summary>Augmentations per image cycled by epoch (0: a fresh one every epoch); see <see cref="AugmentationDraws"/>.</summary>
-    public int AugmentationDrawCount => _loader.AugmentationDrawCount;
-
     /// <summary>Class names of the dataset.</summary>
     public IReadOnlyList<string> ClassNames => _dataset.ClassNames;
 
