@@ -324,8 +324,10 @@ public static class DetectionTraining
                     AtomicFile.WriteAllText(Path.Combine(options.OutputDir, RunFiles.ConfigJson),
                         JsonSerializer.Serialize(new SortedDictionary<string, object?>(arguments, StringComparer.Ordinal), new JsonSerializerOptions { WriteIndented = true }));
                 }
+                var profile = new StepProfile();
                 var loop = new TrainingLoop<DetectionBatch>(new LoopSetup<DetectionBatch>
                 {
+                    Profile = profile,
                     Task = task,
                     Train = train,
                     Options = loopOptions,
@@ -337,6 +339,10 @@ public static class DetectionTraining
                     Metadata = metadata,
                 });
                 var result = loop.Run();
+                if (profile.Steps > 0)
+                {
+                    observer.OnMessage(profile.Describe());
+                }
                 string? vidtPath = null;
                 if (result.Completed && sync.IsMain && options.OutputDir.Length > 0)
                 {

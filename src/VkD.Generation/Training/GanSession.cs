@@ -258,8 +258,10 @@ public static class GanSession
                 Alpha = o.DistillWeight,
                 StudentModel = task.ModelName,
             };
+            var profile = new StepProfile();
             var loop = new TrainingLoop<GanBatch>(new LoopSetup<GanBatch>
             {
+                Profile = profile,
                 Task = task,
                 Train = source,
                 Options = loopOptions,
@@ -270,6 +272,10 @@ public static class GanSession
                 Metadata = Metadata(o, task, images, fid),
             });
             var result = loop.Run();
+            if (profile.Steps > 0)
+            {
+                observer.OnMessage(profile.Describe());
+            }
             if (result.Completed && o.OutputDir.Length > 0)
             {
                 WriteFidPlot(o.OutputDir);

@@ -11,6 +11,9 @@ namespace VkD.Training.Loop;
 /// <param name="Seed">The run's seed.</param>
 public sealed record StepContext(int Epoch, int Iteration, long Step, long Seed)
 {
+    /// <summary>Where the task records the time of its parts (teacher, student, loss); null when nobody profiles.</summary>
+    public StepProfile? Profile { get; init; }
+
     /// <summary>A seed for the step's own random stream <paramref name="salt"/> (Mixup's, DiffAugment's), independent
     /// of the global generator the loop seeds with <see cref="TrainingLoop.StepSeed"/>.</summary>
     public long SeedFor(long salt) => TrainingLoop.StepSeed(Seed ^ salt, Step);

@@ -52,6 +52,10 @@ public sealed class LoopSetup<TBatch> where TBatch : IDisposable
     /// <summary>Turns the metrics a rank measured on its shard of the evaluation set into the whole set's (every rank
     /// calls it); null when every process evaluates the whole set.</summary>
     public Func<MetricSet, MetricSet>? CombineEvaluation { get; init; }
+
+    /// <summary>Where the time of each step's parts is added up (null: not profiled). Checkpoint saves and
+    /// evaluation are outside every step.</summary>
+    public StepProfile? Profile { get; init; }
 }
 
 /// <summary>Outcome of <see cref="TrainingLoop{TBatch}.Run"/>.</summary>
@@ -214,8 +218,11 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                 task.SetTraining(true);
                 var startBatch = epoch == state.NextEpoch ? state.NextBatch : 0;
                 var iteration = startBatch;
+                var profile = _s.Profile;
+                var stepStart = Stopwatch.GetTimestamp();
                 foreach (var batch in _s.Train.GetEpoch(epoch, startBatch))
                 {
+                    profile?.Add(StepProfile.Data, Stopwatch.GetTimestamp() - stepStart);
                     var step = (long)epoch * ipe + iteration;
                     double lr = 0, total = 0;
                     int examples;
@@ -226,7 +233,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                     {
                         random.manual_seed(TrainingLoop.StepSeed(rankSeed, step));
                         examples = task.BatchSize(batch) * _s.Sync.WorldSize;
-                        var context = new StepContext(epoch, iteration, step, o.Seed);
+                        var context = new StepContext(epoch, iteration, step, o.Seed) { Profile = profile };
                         lr = LrAt(step);
                         for (var phase = 0; phase < task.Optimizers.Count; phase++)
                         {
@@ -264,8 +271,13 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                                 throw new NonFiniteLossException(epoch, iteration, step, components, ranksCause);
                             }
                             slot.Optimizer.LearningRate = slot.LrScale == 1.0 ? lr : lr * slot.LrScale;
+                            var optimizerStart = Stopwatch.GetTimestamp();
                             slot.Optimizer.ZeroGrad();
+                            var backwardStart = Stopwatch.GetTimestamp();
+                            profile?.Add(StepProfile.Optimizer, backwardStart - optimizerStart);
                             terms.Total.backward();
+                            optimizerStart = Stopwatch.GetTimestamp();
+                            profile?.Add(StepProfile.Backward, optimizerStart - backwardStart);
                             _s.Sync.AllReduceGradients(phaseParameters[phase]);
                             if (o.ClipGrad > 0)
                             {
@@ -280,8 +292,12 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                                 throw new NonFiniteLossException(epoch, iteration, step, components,
                                     $"the loss was finite but the update of {slot.Entry} made parameters non-finite");
                             }
+                            profile?.Add(StepProfile.Optimizer, Stopwatch.GetTimestamp() - optimizerStart);
                         }
-                        ema?.Update(momentum.Momentum(step));
+                        using (StepProfile.Time(ema is null ? null : profile, StepProfile.Ema))
+                        {
+                            ema?.Update(momentum.Momentum(step));
+                        }
                     }
                     var row = new object?[3 + termNames.Count + 2];
                     row[0] = epoch;
@@ -295,6 +311,7 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                     row[^1] = iterationWatch.Elapsed.TotalSeconds;
                     iterLog?.Append(row);
                     iterationWatch.Restart();
+                    profile?.EndStep(Stopwatch.GetTimestamp() - stepStart);
                     state.LastLoss = total;
                     state.EpochLossSum += total;
                     state.EpochLossCount++;
@@ -329,6 +346,8 @@ public sealed class TrainingLoop<TBatch> where TBatch : IDisposable
                         iterLog = epochLog = null;
                         return new LoopResult(false, epoch, final, state.Best, state.BestEpoch, finalEma, watch.Elapsed.TotalSeconds, stepsThisRun);
                     }
+                    // A checkpoint saved above is not the next batch's wait.
+                    stepStart = Stopwatch.GetTimestamp();
                 }
 
                 // ---- end of epoch: evaluate, log, checkpoint ----

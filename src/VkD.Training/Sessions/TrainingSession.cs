@@ -40,7 +40,9 @@ public enum SessionKind
 /// <param name="FinalEma">Last evaluation of the EMA student, if any.</param>
 /// <param name="Seconds">Wall time of this process's part of the run.</param>
 /// <param name="Steps">Optimiser steps done by this process.</param>
-public sealed record TrainingResult(bool Completed, int EpochsDone, EvalMetrics? Final, EvalMetrics? Best, int BestEpoch, EvalMetrics? FinalEma, double Seconds, long Steps);
+/// <param name="Profile">Where the steps' time went (data, teacher, student, loss, backward, optimizer).</param>
+public sealed record TrainingResult(bool Completed, int EpochsDone, EvalMetrics? Final, EvalMetrics? Best, int BestEpoch, EvalMetrics? FinalEma, double Seconds, long Steps,
+    StepProfile? Profile = null);
 
 /// <summary>
 /// Builds and runs a whole training or distillation run from resolved options: opens the data, builds the student
@@ -69,11 +71,12 @@ public static class TrainingSession
     /// <param name="stop">Stops the run at the next step boundary with its position saved (SIGINT/SIGTERM in the CLI).</param>
     /// <param name="replayRanks">Computes on this one process what this many ranks with --batch-size / replayRanks each
     /// compute together (each rank's shard, augmentation and mixing; see <see cref="ReplayedRanksSource"/>).</param>
+    /// <param name="profile">Where the steps' part times are added (a new one when null); also in the result.</param>
     /// <remarks>With <paramref name="sync"/> null, a process started by <c>mpirun</c> as one of several joins the MPI
     /// job (<see cref="DataParallel.FromEnvironment"/>; MPI is finalised at process exit when the run ended alike on
     /// every rank); only rank 0 reports progress.</remarks>
     public static TrainingResult Run(SessionKind kind, TrainingOptions options, ITrainingObserver? observer = null,
-        IGradientSync? sync = null, long? stopAfterSteps = null, CancellationToken stop = default, int replayRanks = 1)
+        IGradientSync? sync = null, long? stopAfterSteps = null, CancellationToken stop = default, int replayRanks = 1, StepProfile? profile = null)
     {
         observer ??= NullTrainingObserver.Instance;
         Validate(kind, options);
@@ -84,12 +87,12 @@ public static class TrainingSession
             {
                 throw new ArgumentException($"Replaying {replayRanks} ranks needs one process and a --batch-size divisible by {replayRanks} (got {options.BatchSize} on {job.WorldSize}).");
             }
-            return RunOn(kind, options, job.IsMain ? observer : NullTrainingObserver.Instance, job, stopAfterSteps, stop, replayRanks);
+            return RunOn(kind, options, job.IsMain ? observer : NullTrainingObserver.Instance, job, stopAfterSteps, stop, replayRanks, profile ?? new StepProfile());
         });
     }
 
     private static TrainingResult RunOn(SessionKind kind, TrainingOptions options, ITrainingObserver observer, IGradientSync sync,
-        long? stopAfterSteps, CancellationToken stop, int replayRanks)
+        long? stopAfterSteps, CancellationToken stop, int replayRanks, StepProfile profile)
     {
         if (options.Threads > 0)
         {
@@ -216,6 +219,7 @@ public static class TrainingSession
             }
             var loop = new TrainingLoop<Batch>(new LoopSetup<Batch>
             {
+                Profile = profile,
                 Task = StepAnnouncingTask.Wrap(task),
                 Train = train,
                 Options = resolved,
@@ -228,6 +232,10 @@ public static class TrainingSession
                 Metadata = metadata,
             });
             var r = loop.Run();
+            if (profile.Steps > 0)
+            {
+                observer.OnMessage(profile.Describe());
+            }
             if (task.TeacherCache is { } usedCache)
             {
                 observer.OnMessage(usedCache.Summary());
@@ -237,7 +245,7 @@ public static class TrainingSession
                 observer.OnMessage(mpi.Describe(r.Steps, r.Seconds));
             }
             return new TrainingResult(r.Completed, r.EpochsDone, ClassificationTask.ToEvalMetrics(r.Final), ClassificationTask.ToEvalMetrics(r.Best),
-                r.BestEpoch, ClassificationTask.ToEvalMetrics(r.FinalEma), r.Seconds, r.Steps);
+                r.BestEpoch, ClassificationTask.ToEvalMetrics(r.FinalEma), r.Seconds, r.Steps, profile);
         }
         finally
         {

@@ -219,7 +219,11 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         if (!UsesTeacher)
         {
             // vkd train (and distillation at alpha = gamma = 0) never runs the teacher, as the reference skips it.
-            var logits = _s.Student.forward(Resized(images, _s.StudentInputSize));
+            Tensor logits;
+            using (StepProfile.Time(context.Profile, StepProfile.Student))
+            {
+                logits = _s.Student.forward(Resized(images, _s.StudentInputSize));
+            }
             var smoothing = _s.Distiller?.Terms.OfType<CrossEntropyTerm>().FirstOrDefault()?.LabelSmoothing ?? _s.LabelSmoothing;
             var ce = targets.dtype == ScalarType.Int64
                 ? ClassificationLosses.LabelSmoothingCrossEntropy(logits, targets, smoothing)
@@ -229,15 +233,26 @@ public sealed class ClassificationTask : ITrainingTask<Batch>, IDisposable
         }
         else
         {
-            var teacherOut = _s.TeacherCache is { } cache
-                ? cache.Forward(_s.Teacher!, () => Resized(images, _s.TeacherInputSize), batch.Indices, context.Epoch)
-                : _s.Teacher!.Forward(Resized(images, _s.TeacherInputSize));
-            var teacher = DistillationLoss.TeacherFeatures(new TeacherOutputs(teacherOut.Logits?.On(_s.Device), teacherOut.Features.On(_s.Device)));
-            _teacherTaps?.AddTo(teacher);
-            var outputs = _s.Student.ForwardForDistillation(Resized(images, _s.StudentInputSize));
-            var student = DistillationLoss.StudentFeatures(outputs.Logits, outputs.DistillationLogits, outputs.PooledFeatures);
-            _studentTaps?.AddTo(student);
-            terms = _s.Distiller!.Compute(new LossInputs(student, teacher, targets));
+            FeatureSet teacher;
+            using (StepProfile.Time(context.Profile, StepProfile.Teacher))
+            {
+                var teacherOut = _s.TeacherCache is { } cache
+                    ? cache.Forward(_s.Teacher!, () => Resized(images, _s.TeacherInputSize), batch.Indices, context.Epoch)
+                    : _s.Teacher!.Forward(Resized(images, _s.TeacherInputSize));
+                teacher = DistillationLoss.TeacherFeatures(new TeacherOutputs(teacherOut.Logits?.On(_s.Device), teacherOut.Features.On(_s.Device)));
+                _teacherTaps?.AddTo(teacher);
+            }
+            FeatureSet student;
+            using (StepProfile.Time(context.Profile, StepProfile.Student))
+            {
+                var outputs = _s.Student.ForwardForDistillation(Resized(images, _s.StudentInputSize));
+                student = DistillationLoss.StudentFeatures(outputs.Logits, outputs.DistillationLogits, outputs.PooledFeatures);
+                _studentTaps?.AddTo(student);
+            }
+            using (StepProfile.Time(context.Profile, StepProfile.Loss))
+            {
+                terms = _s.Distiller!.Compute(new LossInputs(student, teacher, targets));
+            }
         }
         foreach (var (_, t) in terms.Terms)
         {
