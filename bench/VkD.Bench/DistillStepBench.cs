@@ -64,7 +64,6 @@ public sealed class DistillStepBench : IBenchSuite
             {
                 CheckpointWriter.WriteStateDict(teacherWeights, t.state_dict());
             }
-            var flops = CountFlops(studentName, teacherName, classes, img, batch);
 
             var profile = new StepProfile();
             var options = new TrainingOptions
@@ -84,6 +83,9 @@ public sealed class DistillStepBench : IBenchSuite
             TrainingSession.Run(SessionKind.Distill, options, new WarmupObserver(profile, warmup), stopAfterSteps: warmup + steps, profile: profile);
             var ours = profile.PerStep().ToDictionary(r => r.Part, r => r.Seconds, StringComparer.Ordinal);
             var oursTotal = profile.SecondsPerStep;
+            var peakRss = PeakRssMb();
+            // After the run, so the counting models do not add to the peak above.
+            var flops = CountFlops(studentName, teacherName, classes, img, batch);
 
             var theirs = args.Contains("--no-python") ? null
                 : RunPyTorch(BenchArgs.Option(args, "--python") ?? "/usr/bin/python3", batch, img, threads, steps, warmup, classes, BenchArgs.Option(args, "--blas-coretype"));
@@ -105,6 +107,7 @@ public sealed class DistillStepBench : IBenchSuite
             Console.WriteLine(string.Create(inv,
                 $"| step | {oursTotal:F3} | 100% | {all:F1} | {all / oursTotal:F0} | {100 * all / oursTotal / peak32:F0} | {100 * all / oursTotal / peak16:F0} | {Cell(theirTotal, "F3")} | {Cell(theirTotal / oursTotal, "F2")} |"));
             Console.WriteLine(string.Create(inv, $"images/s: ours {batch / oursTotal:F2}, PyTorch {Cell(batch / theirTotal, "F2")}"));
+            Console.WriteLine(string.Create(inv, $"peak RSS: ours {peakRss:F0} MB, PyTorch {Cell(theirs?.GetValueOrDefault("peak_rss_mb") ?? double.NaN, "F0")} MB"));
             return 0;
         }
         finally
@@ -114,6 +117,13 @@ public sealed class DistillStepBench : IBenchSuite
                 Directory.Delete(root, true);
             }
         }
+    }
+
+    // VmHWM of this process (Linux), MB: the whole session's peak, the teacher, student, loader and optimiser state.
+    private static double PeakRssMb()
+    {
+        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
     }
 
     private static string Cell(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "";

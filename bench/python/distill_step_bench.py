@@ -19,6 +19,7 @@ last line with the means: {"part": seconds, ...}. Run with Debian's python3-torc
 thread count given (see docs/benchmarks.md).
 """
 import argparse
+import resource
 import json
 import os
 import sys
@@ -98,6 +99,7 @@ def main():
             for k in means:
                 means[k] += t[k] / args.steps
         print(json.dumps({"step": step, "warmup": step < args.warmup, "loss_value": loss_value, **t}), flush=True)
+    means["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"mean": means}), flush=True)
 
 

@@ -14,7 +14,8 @@ namespace VkD.Cli.Commands;
 /// <item><c>--teacher onnx:PATH[?key=value&amp;...]</c>: any ONNX model through ONNX Runtime. Keys: <c>features</c>,
 /// <c>logits</c>, <c>input</c> (names), <c>size</c>, <c>pool</c> (avg|max|first), <c>batch-mean</c>/<c>batch-std</c>
 /// (how the data is normalised, default ImageNet), <c>mean</c>/<c>std</c>/<c>pixel-scale</c>/<c>bgr</c> (what the model
-/// expects), <c>preprocess</c> (an ONNX model run first), <c>threads</c>, <c>sessions</c>.</item>
+/// expects), <c>preprocess</c> (an ONNX model run first), <c>threads</c>, <c>sessions</c>, <c>arena</c>, <c>mem-pattern</c>,
+/// <c>prepack</c> (ONNX Runtime's memory settings, on or off).</item>
 /// <item><c>--teacher ort:MODEL --teacher-path CKPT</c>: a zoo teacher with its weights, exported and run by ONNX
 /// Runtime instead of TorchSharp (see docs/benchmarks.md for when that is faster).</item>
 /// </list>
@@ -71,8 +72,11 @@ public static class OnnxTeacherWiring
                     "preprocess" => options with { PreprocessorPath = value },
                     "threads" => options with { IntraOpThreads = Int(value, key) },
                     "sessions" => options with { ParallelSessions = Int(value, key) },
+                    "arena" => options with { MemoryArena = Bool(value, key) },
+                    "mem-pattern" => options with { MemoryPattern = Bool(value, key) },
+                    "prepack" => options with { Prepacking = Bool(value, key) },
                     _ => throw new ArgumentException($"Unknown ONNX teacher option '{key}' in --teacher onnx:{spec}; known: preset, features, "
-                        + "logits, input, size, pool, batch-mean, batch-std, mean, std, pixel-scale, bgr, preprocess, threads, sessions."),
+                        + "logits, input, size, pool, batch-mean, batch-std, mean, std, pixel-scale, bgr, preprocess, threads, sessions, arena, mem-pattern, prepack."),
                 };
             }
         }
@@ -98,10 +102,25 @@ public static class OnnxTeacherWiring
         {
             throw new ArgumentException($"--teacher ort:{r.Spec}: unknown zoo model. Known models: {string.Join(", ", ModelRegistry.Names)}.");
         }
-        using var model = ModelRegistry.Create(r.Spec, new ModelOptions(r.NumClasses, r.InputSize, 0, r.InChannels));
-        CheckpointLoader.Load(model, r.WeightsPath, new StateDictOptions { ExcludePrefixes = VkD.Training.Checkpoints.TrainingCheckpoint.DistillerPrefixes }, strict: true);
-        return OnnxTeacher.FromModel(model, r.InputSize, inChannels: r.InChannels);
+        var model = ModelRegistry.Create(r.Spec, new ModelOptions(r.NumClasses, r.InputSize, 0, r.InChannels));
+        try
+        {
+            CheckpointLoader.Load(model, r.WeightsPath, new StateDictOptions { ExcludePrefixes = VkD.Training.Checkpoints.TrainingCheckpoint.DistillerPrefixes }, strict: true);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return OnnxTeacher.FromModel(model, r.InputSize, inChannels: r.InChannels, disposeModel: true);
     }
+
+    private static bool Bool(string value, string key) => value.ToLowerInvariant() switch
+    {
+        "1" or "true" or "on" or "yes" => true,
+        "0" or "false" or "off" or "no" => false,
+        _ => throw new ArgumentException($"ONNX teacher option '{key}' is on or off (1/0, true/false); got '{value}'."),
+    };
 
     private static int Int(string value, string key) =>
         int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v

@@ -144,10 +144,28 @@ public sealed class OnnxTeacher : ITeacher
     /// <param name="inputSize">Image size the teacher runs at (ViTs: the size they were built for).</param>
     /// <param name="options">Threading options; output names and normalisation keep their defaults, which fit an export.</param>
     /// <param name="inChannels">Image channels the model takes (1 for grey-scale models such as the quickstart teacher).</param>
-    public static OnnxTeacher FromModel(ClassifierModel model, int inputSize, OnnxTeacherOptions? options = null, int inChannels = 3)
+    /// <param name="disposeModel">Dispose <paramref name="model"/> once it is exported, before ONNX Runtime loads the
+    /// file: its weights' memory is then reused for ONNX Runtime's copy instead of adding to it.</param>
+    public static OnnxTeacher FromModel(ClassifierModel model, int inputSize, OnnxTeacherOptions? options = null, int inChannels = 3,
+        bool disposeModel = false)
     {
+        ArgumentNullException.ThrowIfNull(model);
         var path = Path.Combine(Path.GetTempPath(), $"vkd-teacher-{Environment.ProcessId}-{Guid.NewGuid():N}.onnx");
-        OnnxExporter.Export(model, path, new OnnxExportOptions { InputSize = inputSize, InChannels = inChannels });
+        try
+        {
+            OnnxExporter.Export(model, path, new OnnxExportOptions { InputSize = inputSize, InChannels = inChannels });
+        }
+        finally
+        {
+            if (disposeModel)
+            {
+                model.Dispose();
+            }
+        }
+        // The export's protobuf (a copy of every weight) is garbage now; without a compacting collection the large
+        // object heap keeps it resident for the whole run beside ONNX Runtime's own copy.
+        System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
         try
         {
             // The export takes exactly what the TorchSharp model takes: no normalisation change on the way in.
@@ -526,7 +544,13 @@ public sealed class OnnxTeacher : ITeacher
                 ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
                 InterOpNumThreads = 1,
                 IntraOpNumThreads = threads,
+                EnableCpuMemArena = options.MemoryArena,
+                EnableMemoryPattern = options.MemoryPattern,
             };
+            if (!options.Prepacking)
+            {
+                so.AddSessionConfigEntry("session.disable_prepacking", "1");
+            }
             SessionHandle? pre = null;
             try
             {

@@ -69,6 +69,19 @@ public sealed record OnnxTeacherOptions
     /// <see cref="IntraOpThreads"/> threads. 1 runs the images in a loop over preallocated buffers.</summary>
     public int ParallelSessions { get; init; } = 1;
 
+    /// <summary>ONNX Runtime's own CPU memory arena for activations (<c>EnableCpuMemArena</c>). The arena grows to the
+    /// largest batch and never shrinks; off, activations come from the process allocator, which the <c>vkd</c>
+    /// launcher's jemalloc keeps mapped between steps anyway (docs/benchmarks.md, "ONNX teacher memory").</summary>
+    public bool MemoryArena { get; init; } = true;
+
+    /// <summary>ONNX Runtime's memory-pattern planning (<c>EnableMemoryPattern</c>): one block sized for all of a
+    /// run's activations, kept for the next run of the same shape.</summary>
+    public bool MemoryPattern { get; init; } = true;
+
+    /// <summary>Pre-packed weights (ONNX Runtime repacks GEMM and convolution weights into its kernels' layout at load
+    /// time and keeps them beside the originals; off: <c>session.disable_prepacking</c>).</summary>
+    public bool Prepacking { get; init; } = true;
+
     /// <summary>Options for an ML.NET DnnImageFeaturizer model (CNTK ResNet-18 and friends): 0-255 RGB input through
     /// the package's <c>ResNetPreprocess.onnx</c>, 512-d pooled features, no logits.</summary>
     /// <param name="preprocessorPath">Path of <c>ResNetPreprocess.onnx</c> from the same NuGet package.</param>

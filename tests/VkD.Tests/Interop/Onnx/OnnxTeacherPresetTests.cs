@@ -22,4 +22,18 @@ public sealed class OnnxTeacherPresetTests
         Assert.Contains("vgg", e.Message);
         Assert.Contains("mlnet-resnet18", e.Message);
     }
+
+    [Fact]
+    public void Memory_settings_are_keys_of_the_spec_and_a_bad_value_is_named()
+    {
+        var (_, o) = OnnxTeacherWiring.ParseSpec("m.onnx?arena=off&mem-pattern=0&prepack=false");
+        Assert.False(o.MemoryArena);
+        Assert.False(o.MemoryPattern);
+        Assert.False(o.Prepacking);
+        var (_, d) = OnnxTeacherWiring.ParseSpec("m.onnx");
+        Assert.True(d.MemoryArena && d.MemoryPattern && d.Prepacking);
+        var e = Assert.Throws<ArgumentException>(() => OnnxTeacherWiring.ParseSpec("m.onnx?arena=maybe"));
+        Assert.Contains("'arena'", e.Message);
+        Assert.Contains("maybe", e.Message);
+    }
 }

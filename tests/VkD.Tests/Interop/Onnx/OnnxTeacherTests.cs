@@ -46,6 +46,24 @@ public sealed class OnnxTeacherTests
         Assert.True(MaxAbsDiff(again.Features, f["pooled"][1..]) < 1e-5);
     }
 
+    [Theory]
+    [InlineData(false, true, true)]
+    [InlineData(true, false, true)]
+    [InlineData(true, true, false)]
+    [InlineData(false, false, false)]
+    public void Memory_settings_change_no_output(bool arena, bool pattern, bool prepack)
+    {
+        using var scope = NewDisposeScope();
+        using var f = Fixture.Load("onnx", "tiny_cnn_io");
+        var options = new OnnxTeacherOptions { FeatureOutput = "pool_out", LogitsOutput = "fc_out", MemoryArena = arena, MemoryPattern = pattern, Prepacking = prepack };
+        using var teacher = OnnxTeacher.Open(FixturePath("tiny_cnn_batch1.onnx"), options);
+
+        var outputs = teacher.Forward(f["images"]);
+
+        Assert.True(MaxAbsDiff(outputs.Features, f["pooled"]) < 1e-5);
+        Assert.True(MaxAbsDiff(outputs.Logits!, f["logits"]) < 1e-5);
+    }
+
     [Fact]
     public void Feature_only_teacher_has_no_logits()
     {
