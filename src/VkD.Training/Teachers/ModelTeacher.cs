@@ -2,6 +2,7 @@ using System.Globalization;
 using TorchSharp;
 using VkD.Distillation.Teachers;
 using VkD.Models;
+using VkD.Models.Layers;
 using static TorchSharp.torch;
 
 namespace VkD.Training.Teachers;
@@ -73,6 +74,25 @@ public sealed class ModelTeacher : ITeacher
 
     /// <summary>The dtype the teacher computes in (float32 unless <see cref="SetPrecision"/> changed it).</summary>
     public ScalarType Precision { get; private set; } = ScalarType.Float32;
+
+    /// <summary>True once <see cref="FoldBatchNorm"/> folded BatchNorms into the convolutions before them. The outputs
+    /// then differ from the unfolded model's at rounding level only (float32: ~1e-6 relative).</summary>
+    public bool BatchNormFolded { get; private set; }
+
+    /// <summary>Folds every BatchNorm that follows a convolution into it (<see cref="BatchNormFolding.Fold"/>), so the
+    /// forward runs one pass per conv instead of two; returns the number of pairs folded (0 for a model without any,
+    /// e.g. a ViT). Call it before <see cref="SetPrecision"/>: the fold is computed from the float32 weights.</summary>
+    /// <exception cref="InvalidOperationException">The teacher no longer computes in float32.</exception>
+    public int FoldBatchNorm()
+    {
+        if (Precision != ScalarType.Float32)
+        {
+            throw new InvalidOperationException($"Fold the teacher's BatchNorms before moving it to {Precision}: folding {Precision} weights would round the folded weights twice.");
+        }
+        var folded = BatchNormFolding.Fold(Model);
+        BatchNormFolded |= folded > 0;
+        return folded;
+    }
 
     /// <summary>How the reduced-precision teacher agreed with its float32 self when <see cref="SetPrecision"/> measured
     /// it; null if it was not measured.</summary>
