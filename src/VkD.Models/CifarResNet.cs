@@ -12,7 +12,7 @@ namespace VkD.Models;
 /// <c>layer{i}.{j}.downsample.{0,1}.*</c>, <c>fc.*</c>.
 /// Pooling is adaptive (RepDistiller's <c>AvgPool2d(8)</c> is the same thing at 32 px and also works at 28 px).
 /// </summary>
-public sealed class CifarResNet : ClassifierModel
+public sealed class CifarResNet : ClassifierModel, IFoldableBatchNorm
 {
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;
@@ -20,6 +20,7 @@ public sealed class CifarResNet : ClassifierModel
     private readonly Linear? fc;
     private readonly int _numFeatures;
     private readonly int _numClasses;
+    private bool _folded;
 
     /// <summary>Builds the network of total depth <paramref name="depth"/> (6n + 2) with stem/stage widths
     /// <paramref name="numFilters"/> (4 values, e.g. [16, 16, 32, 64]).</summary>
@@ -76,7 +77,7 @@ public sealed class CifarResNet : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = nn.functional.relu(bn1.call(conv1.call(x)));
+        x = nn.functional.relu(BatchNormFolding.ConvBn(conv1, bn1, _folded, x));
         foreach (var layer in _layers)
         {
             x = layer.call(x);
@@ -89,4 +90,10 @@ public sealed class CifarResNet : ClassifierModel
     {
         return ResNet.PoolAndClassify(features, fc, preLogits);
     }
+
+    /// <inheritdoc />
+    public bool BatchNormFolded => _folded;
+
+    /// <summary>Folds the stem's <c>bn1</c> into <c>conv1</c> (the blocks fold their own pairs).</summary>
+    public int FoldBatchNorm() => ResNet.FoldPair(conv1, bn1, ref _folded);
 }

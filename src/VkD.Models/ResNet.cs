@@ -20,7 +20,7 @@ public enum ResNetBlock
 /// <c>layer{1..4}.{j}.conv{k}.weight</c>, <c>layer{i}.{j}.bn{k}.*</c>, <c>layer{i}.{j}.downsample.{0,1}.*</c>,
 /// <c>fc.*</c>. <see cref="ClassifierModel.ForwardFeatures"/> gives the last map [B, C, H/32, W/32].
 /// </summary>
-public sealed class ResNet : ClassifierModel
+public sealed class ResNet : ClassifierModel, IFoldableBatchNorm
 {
     private readonly Conv2d conv1;
     private readonly BatchNorm2d bn1;
@@ -29,6 +29,7 @@ public sealed class ResNet : ClassifierModel
     private readonly Linear? fc;
     private readonly int _numFeatures;
     private readonly int _numClasses;
+    private bool _folded;
 
     /// <summary>Builds a ResNet with <paramref name="layers"/> blocks per stage.</summary>
     public ResNet(ResNetBlock block, IReadOnlyList<int> layers, int numClasses = 1000, int inChans = 3) : base(nameof(ResNet))
@@ -90,7 +91,7 @@ public sealed class ResNet : ClassifierModel
     public override Tensor ForwardFeatures(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = maxpool.call(nn.functional.relu(bn1.call(conv1.call(x))));
+        x = maxpool.call(nn.functional.relu(BatchNormFolding.ConvBn(conv1, bn1, _folded, x)));
         foreach (var layer in _layers)
         {
             x = layer.call(x);
@@ -102,6 +103,24 @@ public sealed class ResNet : ClassifierModel
     public override Tensor ForwardHead(Tensor features, bool preLogits = false)
     {
         return ResNet.PoolAndClassify(features, fc, preLogits);
+    }
+
+    /// <inheritdoc />
+    public bool BatchNormFolded => _folded;
+
+    /// <summary>Folds the stem's <c>bn1</c> into <c>conv1</c> (the blocks fold their own pairs).</summary>
+    public int FoldBatchNorm() => FoldPair(conv1, bn1, ref _folded);
+
+    /// <summary>Folds one pair unless <paramref name="folded"/> says it was; returns the number folded.</summary>
+    internal static int FoldPair(Conv2d conv, BatchNorm2d bn, ref bool folded)
+    {
+        if (folded)
+        {
+            return 0;
+        }
+        BatchNormFolding.FoldInto(conv, bn);
+        folded = true;
+        return 1;
     }
 
     /// <summary>torchvision's init, shared by both ResNet families: every conv gets kaiming_normal (fan_out, relu).</summary>
@@ -125,20 +144,44 @@ public sealed class ResNet : ClassifierModel
         return (preLogits || fc is null ? pooled : fc.call(pooled)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>conv1x1 + BN shortcut (keys <c>downsample.0</c>, <c>downsample.1</c>) when the shape changes.</summary>
-    internal static Sequential? Shortcut(int inplanes, int outplanes, int stride) =>
-        stride != 1 || inplanes != outplanes
-            ? nn.Sequential(("0", nn.Conv2d(inplanes, outplanes, kernel_size: 1, stride: stride, bias: false)), ("1", nn.BatchNorm2d(outplanes)))
-            : null;
+    /// <summary>conv1x1 + BN shortcut (keys <c>downsample.0</c>, <c>downsample.1</c>) when the shape changes. The
+    /// block keeps the conv and BN too, so that after folding it can call the conv alone (the ONNX exporter walks
+    /// the Sequential, hence it stays one).</summary>
+    internal static (Sequential Module, Conv2d Conv, BatchNorm2d Bn)? Shortcut(int inplanes, int outplanes, int stride)
+    {
+        if (stride == 1 && inplanes == outplanes)
+        {
+            return null;
+        }
+        var conv = nn.Conv2d(inplanes, outplanes, kernel_size: 1, stride: stride, bias: false);
+        var bn = nn.BatchNorm2d(outplanes);
+        return (nn.Sequential(("0", conv), ("1", bn)), conv, bn);
+    }
+
+    /// <summary>The shortcut's output: the input itself, or its conv1x1 + BN (folded or not).</summary>
+    internal static Tensor ApplyShortcut((Sequential Module, Conv2d Conv, BatchNorm2d Bn)? shortcut, bool folded, Tensor x) =>
+        shortcut is not { } s ? x : BatchNormFolding.ConvBn(s.Conv, s.Bn, folded, x);
+
+    /// <summary>Folds the shortcut's pair, if the block has one; returns the number folded.</summary>
+    internal static int FoldShortcut((Sequential Module, Conv2d Conv, BatchNorm2d Bn)? shortcut)
+    {
+        if (shortcut is { } s)
+        {
+            BatchNormFolding.FoldInto(s.Conv, s.Bn);
+            return 1;
+        }
+        return 0;
+    }
 
     /// <summary>torchvision / RepDistiller <c>BasicBlock</c>.</summary>
-    internal sealed class BasicBlock : nn.Module<Tensor, Tensor>
+    internal sealed class BasicBlock : nn.Module<Tensor, Tensor>, IFoldableBatchNorm
     {
         private readonly Conv2d conv1;
         private readonly BatchNorm2d bn1;
         private readonly Conv2d conv2;
         private readonly BatchNorm2d bn2;
-        private readonly Sequential? downsample;
+        private readonly (Sequential Module, Conv2d Conv, BatchNorm2d Bn)? downsample;
+        private bool _folded;
 
         public BasicBlock(int inplanes, int planes, int stride) : base(nameof(BasicBlock))
         {
@@ -151,24 +194,38 @@ public sealed class ResNet : ClassifierModel
             register_module("bn1", bn1);
             register_module("conv2", conv2);
             register_module("bn2", bn2);
-            if (downsample is not null)
+            if (downsample is { } shortcut)
             {
-                register_module("downsample", downsample);
+                register_module("downsample", shortcut.Module);
             }
+        }
+
+        public bool BatchNormFolded => _folded;
+
+        public int FoldBatchNorm()
+        {
+            if (_folded)
+            {
+                return 0;
+            }
+            BatchNormFolding.FoldInto(conv1, bn1);
+            BatchNormFolding.FoldInto(conv2, bn2);
+            _folded = true;
+            return 2 + FoldShortcut(downsample);
         }
 
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var y = nn.functional.relu(bn1.call(conv1.call(x)));
-            y = bn2.call(conv2.call(y));
-            var identity = downsample is null ? x : downsample.call(x);
+            var y = nn.functional.relu(BatchNormFolding.ConvBn(conv1, bn1, _folded, x));
+            y = BatchNormFolding.ConvBn(conv2, bn2, _folded, y);
+            var identity = ApplyShortcut(downsample, _folded, x);
             return nn.functional.relu(y + identity).MoveToOuterDisposeScope();
         }
     }
 
     /// <summary>torchvision <c>Bottleneck</c> (stride on the 3×3 conv).</summary>
-    internal sealed class BottleneckBlock : nn.Module<Tensor, Tensor>
+    internal sealed class BottleneckBlock : nn.Module<Tensor, Tensor>, IFoldableBatchNorm
     {
         private readonly Conv2d conv1;
         private readonly BatchNorm2d bn1;
@@ -176,7 +233,8 @@ public sealed class ResNet : ClassifierModel
         private readonly BatchNorm2d bn2;
         private readonly Conv2d conv3;
         private readonly BatchNorm2d bn3;
-        private readonly Sequential? downsample;
+        private readonly (Sequential Module, Conv2d Conv, BatchNorm2d Bn)? downsample;
+        private bool _folded;
 
         public BottleneckBlock(int inplanes, int planes, int stride) : base(nameof(BottleneckBlock))
         {
@@ -193,19 +251,34 @@ public sealed class ResNet : ClassifierModel
             register_module("bn2", bn2);
             register_module("conv3", conv3);
             register_module("bn3", bn3);
-            if (downsample is not null)
+            if (downsample is { } shortcut)
             {
-                register_module("downsample", downsample);
+                register_module("downsample", shortcut.Module);
             }
+        }
+
+        public bool BatchNormFolded => _folded;
+
+        public int FoldBatchNorm()
+        {
+            if (_folded)
+            {
+                return 0;
+            }
+            BatchNormFolding.FoldInto(conv1, bn1);
+            BatchNormFolding.FoldInto(conv2, bn2);
+            BatchNormFolding.FoldInto(conv3, bn3);
+            _folded = true;
+            return 3 + FoldShortcut(downsample);
         }
 
         public override Tensor forward(Tensor x)
         {
             using var scope = NewDisposeScope();
-            var y = nn.functional.relu(bn1.call(conv1.call(x)));
-            y = nn.functional.relu(bn2.call(conv2.call(y)));
-            y = bn3.call(conv3.call(y));
-            var identity = downsample is null ? x : downsample.call(x);
+            var y = nn.functional.relu(BatchNormFolding.ConvBn(conv1, bn1, _folded, x));
+            y = nn.functional.relu(BatchNormFolding.ConvBn(conv2, bn2, _folded, y));
+            y = BatchNormFolding.ConvBn(conv3, bn3, _folded, y);
+            var identity = ApplyShortcut(downsample, _folded, x);
             return nn.functional.relu(y + identity).MoveToOuterDisposeScope();
         }
     }

@@ -47,6 +47,14 @@ public sealed class DistillSettings : TrainingSettings
     [CommandOption("--teacher-precision <P>"), Description("fp32 (default) or bf16: run a zoo teacher in bfloat16 (outputs stay float32; faster where the CPU has AVX512-BF16/AMX, see docs/benchmarks.md).")]
     public string? TeacherPrecision { get; set; }
 
+    /// <summary>--teacher-fold-bn.</summary>
+    [CommandOption("--teacher-fold-bn <ON_OFF>"), Description("on (default) or off: fold a zoo CNN teacher's eval BatchNorms into its convolutions (same outputs within float32 rounding, a faster forward, see docs/benchmarks.md); off runs the unfolded forward.")]
+    public string? TeacherFoldBn { get; set; }
+
+    /// <summary>--teacher-channels-last.</summary>
+    [CommandOption("--teacher-channels-last <ON_OFF>"), Description("on (default) or off: run a zoo CNN teacher's convs in channels-last memory format (same outputs within float32 rounding, a faster forward, see docs/benchmarks.md).")]
+    public string? TeacherChannelsLast { get; set; }
+
     /// <summary>--teacher-cache.</summary>
     [CommandOption("--teacher-cache <DIR>"), Description("Record the teacher's logits and pooled features for K augmentations of each image in DIR and replay them: from epoch K on the teacher is not run (docs/distillation.md). Needs --mixup 0 --cutmix 0.")]
     public string? TeacherCache { get; set; }

@@ -22,9 +22,15 @@ public static class OnnxExporter
     /// <summary>Exports a zoo classifier with two outputs: <c>logits</c> [B, num_classes] (eval forward; absent when
     /// the model has no classifier) and <c>features</c> [B, num_features] (the pooled features of
     /// <see cref="ClassifierModel.ForwardForDistillation"/>), so <see cref="OnnxTeacher"/> opens it with default options.</summary>
-    /// <exception cref="NotSupportedException">The model's family (or one of its layers) has no exporter.</exception>
+    /// <exception cref="NotSupportedException">The model's family (or one of its layers) has no exporter, or its
+    /// BatchNorms were folded (the exporters emit every BatchNorm, which a folded conv already contains).</exception>
     public static void Export(ClassifierModel model, string path, OnnxExportOptions? options = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        if (VkD.Models.Layers.BatchNormFolding.IsFolded(model))
+        {
+            throw new NotSupportedException("ONNX export: this model's BatchNorms were folded into its convolutions (a frozen teacher); export the unfolded model.");
+        }
         options ??= new OnnxExportOptions();
         var arch = Architectures.FirstOrDefault(a => a.CanExport(model))
             ?? throw new NotSupportedException($"ONNX export: no exporter for model type {model.GetType().FullName}. "

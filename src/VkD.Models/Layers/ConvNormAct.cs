@@ -8,11 +8,12 @@ namespace VkD.Models.Layers;
 /// timm's <c>ConvNormAct</c>: bias-free convolution with "same"-style symmetric padding, BatchNorm, optional ReLU
 /// (keys <c>conv.weight</c>, <c>bn.*</c>).
 /// </summary>
-public sealed class ConvNormAct : nn.Module<Tensor, Tensor>
+public sealed class ConvNormAct : nn.Module<Tensor, Tensor>, IFoldableBatchNorm
 {
     private readonly Conv2d conv;
     private readonly BatchNorm2d bn;
     private readonly bool _applyAct;
+    private bool _folded;
 
     /// <summary>Creates the layer; padding is timm's <c>((stride - 1) + (kernel - 1)) / 2</c>.</summary>
     public ConvNormAct(long inChannels, long outChannels, int kernelSize, int stride = 1, long groups = 1, bool applyAct = true)
@@ -33,10 +34,25 @@ public sealed class ConvNormAct : nn.Module<Tensor, Tensor>
     public BatchNorm2d Bn => bn;
 
     /// <inheritdoc />
+    public bool BatchNormFolded => _folded;
+
+    /// <inheritdoc />
+    public int FoldBatchNorm()
+    {
+        if (_folded)
+        {
+            return 0;
+        }
+        BatchNormFolding.FoldInto(conv, bn);
+        _folded = true;
+        return 1;
+    }
+
+    /// <inheritdoc />
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var y = bn.call(conv.call(x));
+        var y = BatchNormFolding.ConvBn(conv, bn, _folded, x);
         if (_applyAct)
         {
             y = nn.functional.relu(y);

@@ -57,6 +57,12 @@ public static class TrainingCheckpoint
             var dict = new Dictionary<string, object?>(StringComparer.Ordinal);
             foreach (var module in part.Modules)
             {
+                if (VkD.Models.Layers.BatchNormFolding.IsFolded(module))
+                {
+                    // Folded convs hold the BatchNorm statistics as well: loaded into an unfolded model they would
+                    // apply them twice. Only frozen teachers are folded, and they are never saved.
+                    throw new InvalidOperationException($"Checkpoint entry '{part.Entry}': its model's BatchNorms were folded into its convolutions (an inference-only teacher) and cannot be saved.");
+                }
                 foreach (var (k, t) in module.state_dict())
                 {
                     if (!dict.TryAdd(k, t))

@@ -27,6 +27,15 @@ public sealed class TrainingOptions
     /// bf16 natively, within bf16 rounding of the fp32 features).</summary>
     public string TeacherPrecision { get; set; } = "fp32";
 
+    /// <summary>Fold a zoo CNN teacher's eval BatchNorms into its convolutions (<c>--teacher-fold-bn</c>): <c>on</c>
+    /// (default; the same outputs within float32 rounding, one pass per conv instead of two) or <c>off</c> (the
+    /// unfolded forward, bit for bit as before). Teachers without conv → BatchNorm pairs (ViTs, ONNX) are not affected.</summary>
+    public string TeacherFoldBn { get; set; } = "on";
+
+    /// <summary>Run a zoo CNN teacher in channels-last memory format (<c>--teacher-channels-last</c>): <c>on</c>
+    /// (default; conv weights and input images NHWC-strided, the outputs equal within float32 rounding) or <c>off</c>.</summary>
+    public string TeacherChannelsLast { get; set; } = "on";
+
     /// <summary>Smallest area share of the random-resized crop (<c>--scale-min</c>, timm's <c>--scale</c> low end).
     /// Applies to images larger than 32 px (the crop recipe).</summary>
     public double ScaleMin { get; set; } = 0.08;

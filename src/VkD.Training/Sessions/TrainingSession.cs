@@ -286,6 +286,17 @@ public static class TrainingSession
             ["mean"] = string.Join(",", data.Normalization.Mean.Select(v => v.ToString("R", inv))),
             ["std"] = string.Join(",", data.Normalization.Std.Select(v => v.ToString("R", inv))),
         };
+        if (teacher is ModelTeacher { BatchNormFolded: true })
+        {
+            // Folded outputs differ from unfolded ones at float32 rounding: records of one must not replay as the
+            // other. Only added when folded, so caches recorded before folding existed keep their key.
+            identity["teacher_bn_folded"] = "true";
+        }
+        if (teacher is ModelTeacher { UsesChannelsLast: true })
+        {
+            // Other conv kernels, other summation order: the same rounding-level difference.
+            identity["teacher_channels_last"] = "true";
+        }
         if (sync.WorldSize > 1)
         {
             // Each rank writes its own records (ranks see different images each epoch).
@@ -330,6 +341,8 @@ public static class TrainingSession
             var fed = task.Teacher switch
             {
                 ModelTeacher mt => $"zoo model {mt.Name} ({Millions(mt.Model.parameters().Sum(p => p.numel()))} parameters, TorchSharp" +
+                    (mt.BatchNormFolded ? ", BatchNorm folded into the convs" : "") +
+                    (mt.UsesChannelsLast ? ", channels-last" : "") +
                     (mt.Precision == ScalarType.Float32 ? ")" : $", {mt.Precision}{(mt.Agreement is { } a ? $" {a}" : "")})"),
                 var other => other.ToString() ?? other.GetType().Name,
             };
@@ -394,6 +407,8 @@ public static class TrainingSession
                 throw new ArgumentException($"--projector {o.Projector} is unknown; use one of {string.Join(", ", ProjectorFactory.Names)}.");
             }
             _ = TeacherPrecisions.Parse(o.TeacherPrecision);
+            _ = TeacherSwitches.Parse(o.TeacherFoldBn, "--teacher-fold-bn");
+            _ = TeacherSwitches.Parse(o.TeacherChannelsLast, "--teacher-channels-last");
             if (!NormalizationFactory.Names.Contains(o.Norm))
             {
                 throw new ArgumentException($"--norm {o.Norm} is unknown; use one of {string.Join(", ", NormalizationFactory.Names)}.");
@@ -497,6 +512,16 @@ public static class TrainingSession
             if (teacher is ModelTeacher mt)
             {
                 mt.Model.to(TrainingDevice.Resolve(o.Device));
+                // Before the precision change: the fold is computed from the float32 weights and statistics.
+                if (TeacherSwitches.Parse(o.TeacherFoldBn, "--teacher-fold-bn"))
+                {
+                    mt.FoldBatchNorm();
+                }
+                if (TeacherSwitches.Parse(o.TeacherChannelsLast, "--teacher-channels-last") && VkD.Models.Layers.BatchNormFolding.CanFold(mt.Model))
+                {
+                    // CNNs only: a ViT's single patch-embedding conv gains nothing from it.
+                    mt.UseChannelsLast();
+                }
                 if (precision != ScalarType.Float32)
                 {
                     mt.SetPrecision(precision, AgreementImages(data, mt));
