@@ -16,7 +16,7 @@ namespace VkD.Bench;
 /// The whole `vkd distill` step (the CLI's own session: loader, teacher, student, distiller, loop, AdamW) timed by
 /// part through the loop's <see cref="StepProfile"/>, with each part's FLOPs and its share of this machine's measured
 /// float32 and bfloat16 GEMM rates, against the reference's step restated in PyTorch (bench/python/distill_step_bench.py)
-/// in the same invocation. Random weights (speed does not depend on them) on generated JPEGs.
+/// in the same invocation, one of its steps after each of ours (warm-up included). Random weights (speed does not depend on them) on generated JPEGs.
 /// Options: <c>--student deit_ti_distilled --teacher regnety_160 --batch 16 --img 224 --threads 2 --steps 3
 /// --warmup 1 --teacher-precision fp32|bf16 --no-python --python /usr/bin/python3 --blas-coretype SkylakeX</c>
 /// (<c>--blas-coretype</c> sets OPENBLAS_CORETYPE for the Python process only: Debian's OpenBLAS 0.3.21 does not
@@ -80,15 +80,17 @@ public sealed class DistillStepBench : IBenchSuite
                 NumWorkers = 1,
                 SaveEvery = 0,
             };
-            TrainingSession.Run(SessionKind.Distill, options, new WarmupObserver(profile, warmup), stopAfterSteps: warmup + steps, profile: profile);
+            // The reference's steps alternate with ours (one of theirs after each of ours, warm-up included), so both
+            // sides see the same load over the run.
+            using var reference = args.Contains("--no-python") ? null
+                : PyTorchStep.Start(BenchArgs.Option(args, "--python") ?? "/usr/bin/python3", batch, img, threads, steps, warmup, classes, BenchArgs.Option(args, "--blas-coretype"));
+            TrainingSession.Run(SessionKind.Distill, options, new InterleavingObserver(profile, warmup, reference), stopAfterSteps: warmup + steps, profile: profile);
             var ours = profile.PerStep().ToDictionary(r => r.Part, r => r.Seconds, StringComparer.Ordinal);
             var oursTotal = profile.SecondsPerStep;
             var peakRss = PeakRssMb();
+            var theirs = reference?.Finish();
             // After the run, so the counting models do not add to the peak above.
             var flops = CountFlops(studentName, teacherName, classes, img, batch);
-
-            var theirs = args.Contains("--no-python") ? null
-                : RunPyTorch(BenchArgs.Option(args, "--python") ?? "/usr/bin/python3", batch, img, threads, steps, warmup, classes, BenchArgs.Option(args, "--blas-coretype"));
 
             Console.WriteLine();
             Console.WriteLine("| part | ours s/step | share | GFLOP | GFLOP/s | % fp32 peak | % bf16 peak | PyTorch s/step | PyTorch/ours |");
@@ -128,8 +130,9 @@ public sealed class DistillStepBench : IBenchSuite
 
     private static string Cell(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "";
 
-    // Resets the profile once the warm-up steps are done, so first-touch allocation and lazy init do not count.
-    private sealed class WarmupObserver(StepProfile profile, int warmup) : ITrainingObserver
+    // Resets the profile once the warm-up steps are done, so first-touch allocation and lazy init do not count, and
+    // runs one reference step after each of ours.
+    private sealed class InterleavingObserver(StepProfile profile, int warmup, PyTorchStep? reference) : ITrainingObserver
     {
         private int _seen;
 
@@ -139,6 +142,7 @@ public sealed class DistillStepBench : IBenchSuite
             {
                 profile.Reset();
             }
+            reference?.Step();
         }
 
         public void OnMessage(string message) => Console.WriteLine($"  vkd: {message}");
@@ -252,45 +256,89 @@ public sealed class DistillStepBench : IBenchSuite
         }
     }
 
-    private static Dictionary<string, double>? RunPyTorch(string python, int batch, int img, int threads, int steps, int warmup, int classes, string? coretype)
+    // bench/python/distill_step_bench.py --interleave: builds its models, then runs one step per line on its stdin.
+    private sealed class PyTorchStep : IDisposable
     {
-        var script = Path.Combine(BenchArgs.RepoRoot(), "bench", "python", "distill_step_bench.py");
-        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { script, "--batch", $"{batch}", "--img", $"{img}", "--threads", $"{threads}", "--steps", $"{steps}", "--warmup", $"{warmup}", "--classes", $"{classes}" })
+        private readonly Process _process;
+        private readonly Task<string> _stderr;
+        private Dictionary<string, double>? _mean;
+
+        private PyTorchStep(Process process)
         {
-            psi.ArgumentList.Add(a);
+            _process = process;
+            _stderr = process.StandardError.ReadToEndAsync();
         }
-        psi.Environment["OMP_WAIT_POLICY"] = "passive";
-        psi.Environment["OMP_NUM_THREADS"] = $"{threads}";
-        if (coretype is not null)
+
+        public static PyTorchStep Start(string python, int batch, int img, int threads, int steps, int warmup, int classes, string? coretype)
         {
-            psi.Environment["OPENBLAS_CORETYPE"] = coretype;
-            psi.Environment["OPENBLAS_VERBOSE"] = "2";
+            var script = Path.Combine(BenchArgs.RepoRoot(), "bench", "python", "distill_step_bench.py");
+            var psi = new ProcessStartInfo(python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var a in new[] { script, "--interleave", "--batch", $"{batch}", "--img", $"{img}", "--threads", $"{threads}", "--steps", $"{steps}", "--warmup", $"{warmup}", "--classes", $"{classes}" })
+            {
+                psi.ArgumentList.Add(a);
+            }
+            psi.Environment["OMP_WAIT_POLICY"] = "passive";
+            psi.Environment["OMP_NUM_THREADS"] = $"{threads}";
+            if (coretype is not null)
+            {
+                psi.Environment["OPENBLAS_CORETYPE"] = coretype;
+                psi.Environment["OPENBLAS_VERBOSE"] = "2";
+            }
+            var step = new PyTorchStep(Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {python}."));
+            step.ReadLine();
+            return step;
         }
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {python}.");
-        var errTask = process.StandardError.ReadToEndAsync();
-        Dictionary<string, double>? mean = null;
-        string? line;
-        while ((line = process.StandardOutput.ReadLine()) is not null)
+
+        public void Step()
         {
+            _process.StandardInput.WriteLine("go");
+            _process.StandardInput.Flush();
+            ReadLine();
+        }
+
+        public Dictionary<string, double>? Finish()
+        {
+            _process.StandardInput.Close();
+            while (_mean is null && ReadLine())
+            {
+            }
+            _process.WaitForExit();
+            var err = _stderr.Result;
+            foreach (var l in err.Split('\n').Where(l => l.Contains("Core", StringComparison.OrdinalIgnoreCase)))
+            {
+                Console.WriteLine($"  PyTorch stderr: {l}");
+            }
+            if (_process.ExitCode != 0)
+            {
+                Console.Error.WriteLine($"PyTorch side failed ({_process.ExitCode}): {err}");
+                return null;
+            }
+            return _mean;
+        }
+
+        private bool ReadLine()
+        {
+            var line = _process.StandardOutput.ReadLine();
+            if (line is null)
+            {
+                return false;
+            }
             Console.WriteLine($"  PyTorch: {line}");
             using var doc = JsonDocument.Parse(line);
             if (doc.RootElement.TryGetProperty("mean", out var m))
             {
-                mean = m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble(), StringComparer.Ordinal);
+                _mean = m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetDouble(), StringComparer.Ordinal);
             }
+            return true;
         }
-        process.WaitForExit();
-        var err = errTask.Result;
-        foreach (var l in err.Split('\n').Where(l => l.Contains("Core", StringComparison.OrdinalIgnoreCase)))
+
+        public void Dispose()
         {
-            Console.WriteLine($"  PyTorch stderr: {l}");
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+            }
+            _process.Dispose();
         }
-        if (process.ExitCode != 0)
-        {
-            Console.Error.WriteLine($"PyTorch side failed ({process.ExitCode}): {err}");
-            return null;
-        }
-        return mean;
     }
 }

@@ -14,8 +14,9 @@ CPU (the reference's autocast is CUDA-only):
     L     = soft-target CE(head(z_cls), y) + KL(head_dist(z_dist) / T || y_t / T) T^2 + smooth_l1(s, t)
     AdamW (lr 5e-4, wd 0.05, none on 1-d parameters, pos_embed and cls_token)
 
-Each part is timed on its own (the CPU runs every op before returning). Prints one JSON line per timed step and a
-last line with the means: {"part": seconds, ...}. Run with Debian's python3-torch, OMP_WAIT_POLICY=passive and the
+Each part is timed on its own (the CPU runs every op before returning). Prints one JSON line per step and a last
+line with the means: {"mean": {"part": seconds, ...}}. With --interleave it prints {"ready": true} once the models are
+built and runs each step only when a line arrives on stdin, so the caller alternates its own steps with these. Run with Debian's python3-torch, OMP_WAIT_POLICY=passive and the
 thread count given (see docs/benchmarks.md).
 """
 import argparse
@@ -44,6 +45,7 @@ def main():
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--classes", type=int, default=10)
+    p.add_argument("--interleave", action="store_true", help="print 'ready', then wait for a line on stdin before each step")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -60,7 +62,11 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": plain, "weight_decay": 0.0}], lr=5e-4, eps=1e-8)
 
     means = {k: 0.0 for k in PARTS + ["total"]}
+    if args.interleave:
+        print(json.dumps({"ready": True}), flush=True)
     for step in range(args.warmup + args.steps):
+        if args.interleave and not sys.stdin.readline():
+            break
         t0 = time.perf_counter()
         x = torch.randn(args.batch, 3, args.img, args.img)
         y = torch.randint(0, args.classes, (args.batch,))
