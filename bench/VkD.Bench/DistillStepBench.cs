@@ -18,9 +18,10 @@ namespace VkD.Bench;
 /// float32 and bfloat16 GEMM rates, against the reference's step restated in PyTorch (bench/python/distill_step_bench.py)
 /// in the same invocation, one of its steps after each of ours (warm-up included). Random weights (speed does not depend on them) on generated JPEGs.
 /// Options: <c>--student deit_ti_distilled --teacher regnety_160 --batch 16 --img 224 --threads 2 --steps 3
-/// --warmup 1 --teacher-precision fp32|bf16 --no-python --python /usr/bin/python3 --blas-coretype SkylakeX</c>
-/// (<c>--blas-coretype</c> sets OPENBLAS_CORETYPE for the Python process only: Debian's OpenBLAS 0.3.21 does not
-/// recognise this CPU and falls back to SSE3 kernels without it).
+/// --warmup 1 --teacher-precision fp32|bf16 --no-python --python /usr/bin/python3 --blas-dir DIR --blas-coretype SkylakeX</c>
+/// (for the Python process only: <c>--blas-dir</c> puts a folder with OpenBLAS's <c>libblas.so.3</c> first on its
+/// library path, for machines whose system BLAS is Debian's reference BLAS; <c>--blas-coretype</c> sets
+/// OPENBLAS_CORETYPE, since Debian's OpenBLAS 0.3.21 does not recognise this CPU and falls back to SSE3 kernels).
 /// </summary>
 public sealed class DistillStepBench : IBenchSuite
 {
@@ -50,8 +51,9 @@ public sealed class DistillStepBench : IBenchSuite
         Console.WriteLine(string.Create(inv, $"distill-step: {studentName} <- {teacherName} ({precision}), batch {batch}, {img} px, {threads} threads, " +
             $"{warmup} warm-up + {steps} timed steps; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
 
+        // Measured before and after the steps, the better of the two kept: on a shared machine one of them may fall in
+        // a burst of load, and a peak taken then would make every part look faster than the machine allows.
         var (peak32, peak16) = (GemmRate(ScalarType.Float32), GemmRate(ScalarType.BFloat16));
-        Console.WriteLine(string.Create(inv, $"measured GEMM peak (2048^3, best of 3): fp32 {peak32:F0} GFLOP/s, bf16 {peak16:F0} GFLOP/s"));
 
         var root = Path.Combine(Path.GetTempPath(), $"vkd-distill-step-{Environment.ProcessId}");
         try
@@ -83,7 +85,8 @@ public sealed class DistillStepBench : IBenchSuite
             // The reference's steps alternate with ours (one of theirs after each of ours, warm-up included), so both
             // sides see the same load over the run.
             using var reference = args.Contains("--no-python") ? null
-                : PyTorchStep.Start(BenchArgs.Option(args, "--python") ?? "/usr/bin/python3", batch, img, threads, steps, warmup, classes, BenchArgs.Option(args, "--blas-coretype"));
+                : PyTorchStep.Start(BenchArgs.Option(args, "--python") ?? "/usr/bin/python3", batch, img, threads, steps, warmup, classes,
+                    BenchArgs.Option(args, "--blas-coretype"), BenchArgs.Option(args, "--blas-dir"));
             TrainingSession.Run(SessionKind.Distill, options, new InterleavingObserver(profile, warmup, reference), stopAfterSteps: warmup + steps, profile: profile);
             var ours = profile.PerStep().ToDictionary(r => r.Part, r => r.Seconds, StringComparer.Ordinal);
             var oursTotal = profile.SecondsPerStep;
@@ -91,6 +94,8 @@ public sealed class DistillStepBench : IBenchSuite
             var theirs = reference?.Finish();
             // After the run, so the counting models do not add to the peak above.
             var flops = CountFlops(studentName, teacherName, classes, img, batch);
+            (peak32, peak16) = (Math.Max(peak32, GemmRate(ScalarType.Float32)), Math.Max(peak16, GemmRate(ScalarType.BFloat16)));
+            Console.WriteLine(string.Create(inv, $"measured GEMM peak (2048^3, best of 3, before and after the steps): fp32 {peak32:F0} GFLOP/s, bf16 {peak16:F0} GFLOP/s; load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]}"));
 
             Console.WriteLine();
             Console.WriteLine("| part | ours s/step | share | GFLOP | GFLOP/s | % fp32 peak | % bf16 peak | PyTorch s/step | PyTorch/ours |");
@@ -269,7 +274,7 @@ public sealed class DistillStepBench : IBenchSuite
             _stderr = process.StandardError.ReadToEndAsync();
         }
 
-        public static PyTorchStep Start(string python, int batch, int img, int threads, int steps, int warmup, int classes, string? coretype)
+        public static PyTorchStep Start(string python, int batch, int img, int threads, int steps, int warmup, int classes, string? coretype, string? blasDir)
         {
             var script = Path.Combine(BenchArgs.RepoRoot(), "bench", "python", "distill_step_bench.py");
             var psi = new ProcessStartInfo(python) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
@@ -279,10 +284,17 @@ public sealed class DistillStepBench : IBenchSuite
             }
             psi.Environment["OMP_WAIT_POLICY"] = "passive";
             psi.Environment["OMP_NUM_THREADS"] = $"{threads}";
+            // The reference as installed: glibc malloc, not the allocator this process may have been preloaded with.
+            psi.Environment.Remove("LD_PRELOAD");
+            psi.Environment.Remove("MALLOC_CONF");
             if (coretype is not null)
             {
                 psi.Environment["OPENBLAS_CORETYPE"] = coretype;
                 psi.Environment["OPENBLAS_VERBOSE"] = "2";
+            }
+            if (blasDir is not null)
+            {
+                psi.Environment["LD_LIBRARY_PATH"] = blasDir;
             }
             var step = new PyTorchStep(Process.Start(psi) ?? throw new InvalidOperationException($"Could not start {python}."));
             step.ReadLine();
