@@ -26,4 +26,11 @@ internal static class BenchArgs
 
     public static int IntOption(string[] args, string name, int fallback) =>
         Option(args, name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+
+    /// <summary>A field of /proc/self/status in KiB (Linux): <c>VmRSS</c> now, <c>VmHWM</c> the process's peak.</summary>
+    public static long ProcStatusKib(string field)
+    {
+        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
 }

@@ -90,7 +90,8 @@ public sealed class DistillStepBench : IBenchSuite
             TrainingSession.Run(SessionKind.Distill, options, new InterleavingObserver(profile, warmup, reference), stopAfterSteps: warmup + steps, profile: profile);
             var ours = profile.PerStep().ToDictionary(r => r.Part, r => r.Seconds, StringComparer.Ordinal);
             var oursTotal = profile.SecondsPerStep;
-            var peakRss = PeakRssMb();
+            // VmHWM: the whole session's peak (teacher, student, loader, optimiser state).
+            var peakRss = BenchArgs.ProcStatusKib("VmHWM") / 1024.0;
             var theirs = reference?.Finish();
             // After the run, so the counting models do not add to the peak above.
             var flops = CountFlops(studentName, teacherName, classes, img, batch);
@@ -124,13 +125,6 @@ public sealed class DistillStepBench : IBenchSuite
                 Directory.Delete(root, true);
             }
         }
-    }
-
-    // VmHWM of this process (Linux), MB: the whole session's peak, the teacher, student, loader and optimiser state.
-    private static double PeakRssMb()
-    {
-        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
     }
 
     private static string Cell(double v, string format) => double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "";

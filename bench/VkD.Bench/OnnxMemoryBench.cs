@@ -32,7 +32,7 @@ public sealed class OnnxMemoryBench : IBenchSuite
         var threads = BenchArgs.IntOption(args, "--threads", 2);
         var config = BenchArgs.Option(args, "--config") ?? "ort";
         set_num_threads(threads);
-        var baseline = Kib("VmRSS");
+        var baseline = BenchArgs.ProcStatusKib("VmRSS");
         manual_seed(0);
         ITeacher teacher;
         var model = ModelRegistry.Create(name, new ModelOptions(1000, img));
@@ -45,7 +45,7 @@ public sealed class OnnxMemoryBench : IBenchSuite
             // ONNX Runtime alone: the file exported beforehand by another process (bench/onnx_memory_bench.sh).
             model.Dispose();
             var file = BenchArgs.Option(args, "--onnx") ?? throw new ArgumentException("--config ort-file needs --onnx FILE.");
-            baseline = Kib("VmRSS");
+            baseline = BenchArgs.ProcStatusKib("VmRSS");
             teacher = OnnxTeacher.Open(file, new OnnxTeacherOptions { IntraOpThreads = threads });
         }
         else
@@ -63,7 +63,7 @@ public sealed class OnnxMemoryBench : IBenchSuite
             teacher = OnnxTeacher.FromModel(model, img, options with { IntraOpThreads = threads }, disposeModel: true);
         }
         GC.Collect();
-        var loaded = Kib("VmRSS");
+        var loaded = BenchArgs.ProcStatusKib("VmRSS");
         using var x = randn(batch, 3, img, img);
         var best = double.MaxValue;
         for (var i = 0; i < forwards; i++)
@@ -74,18 +74,11 @@ public sealed class OnnxMemoryBench : IBenchSuite
             o.Logits?.Dispose();
             o.Features.Dispose();
         }
-        var after = Kib("VmRSS");
-        var peak = Kib("VmHWM");
+        var after = BenchArgs.ProcStatusKib("VmRSS");
+        var peak = BenchArgs.ProcStatusKib("VmHWM");
         teacher.Dispose();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"| {config} | {name} | {batch} | {(loaded - baseline) / 1024.0:F0} | {after / 1024.0:F0} | {peak / 1024.0:F0} | {batch / best:F2} |"));
         return 0;
-    }
-
-    // A field of /proc/self/status in KiB (Linux).
-    private static long Kib(string field)
-    {
-        var line = File.ReadLines("/proc/self/status").First(l => l.StartsWith(field + ":", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
     }
 }
